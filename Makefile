@@ -1,0 +1,37 @@
+# Two commands on a fresh machine: `make run` and `make test`. Everything else is set up by them.
+PY := .venv/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: run test bootstrap system python lint typecheck test-fast stack-up stack-down clean
+
+run: bootstrap
+	$(PY) -m anomaly_cli.main demo
+
+test: bootstrap
+	$(PY) -m anomaly_cli.main stack up
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: bootstrap
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+bootstrap: system python
+
+system:
+	@scripts/bootstrap-system.sh
+
+python:
+	@scripts/bootstrap-python.sh
+
+lint: python
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy .
+
+stack-up: bootstrap
+	$(PY) -m anomaly_cli.main stack up
+
+stack-down:
+	$(PY) -m anomaly_cli.main stack down
+
+clean:
+	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The single console entry point ``anomaly``."""

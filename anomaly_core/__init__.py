@@ -1,0 +1,1 @@
+"""Shared plumbing: settings, Kafka runtime and serde, object store, database, metrics, logging."""

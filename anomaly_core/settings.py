@@ -1,0 +1,94 @@
+"""Typed settings read from the environment (names match the deployment doc).
+
+Each service builds the settings it needs in its own ``main()``; nothing here connects anywhere.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class _Env(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", populate_by_name=True)
+
+
+class KafkaSettings(_Env):
+    """Where the brokers and the schema registry are."""
+
+    bootstrap_servers: str = Field("127.0.0.1:19092", alias="KAFKA_BOOTSTRAP_SERVERS")
+    schema_registry_url: str = Field("http://127.0.0.1:18081/apis/ccompat/v7", alias="SCHEMA_REGISTRY_URL")
+    security_protocol: str = Field("PLAINTEXT", alias="KAFKA_SECURITY_PROTOCOL")
+    sasl_mechanism: str | None = Field(None, alias="KAFKA_SASL_MECHANISM")
+    sasl_username: str | None = Field(None, alias="KAFKA_SASL_USERNAME")
+    sasl_password: SecretStr | None = Field(None, alias="KAFKA_SASL_PASSWORD")
+    topic_partitions: int = Field(6, alias="KAFKA_TOPIC_PARTITIONS", ge=1)
+    replication_factor: int = Field(1, alias="KAFKA_REPLICATION_FACTOR", ge=1)
+    topic_prefix: str = Field("", alias="KAFKA_TOPIC_PREFIX")
+
+    def client_config(self) -> dict[str, str]:
+        """librdkafka settings shared by producers and consumers."""
+        conf = {"bootstrap.servers": self.bootstrap_servers, "security.protocol": self.security_protocol}
+        if self.sasl_mechanism:
+            conf["sasl.mechanism"] = self.sasl_mechanism
+            conf["sasl.username"] = self.sasl_username or ""
+            conf["sasl.password"] = self.sasl_password.get_secret_value() if self.sasl_password else ""
+        return conf
+
+
+class DatabaseSettings(_Env):
+    url: SecretStr = Field(SecretStr("postgresql://anomaly@127.0.0.1:15432/anomaly"), alias="DATABASE_URL")
+    pool_size: int = Field(5, alias="DATABASE_POOL_SIZE", ge=1)
+
+
+class ObjectStoreSettings(_Env):
+    endpoint_url: str = Field("http://127.0.0.1:19000", alias="S3_ENDPOINT_URL")
+    access_key: SecretStr = Field(SecretStr("anomaly-dev"), alias="S3_ACCESS_KEY")
+    secret_key: SecretStr = Field(SecretStr("anomaly-dev-secret"), alias="S3_SECRET_KEY")
+    region: str = Field("us-east-1", alias="S3_REGION")
+    frames_bucket: str = Field("anomaly-frames", alias="S3_FRAMES_BUCKET")
+    audio_bucket: str = Field("anomaly-audio", alias="S3_AUDIO_BUCKET")
+    evidence_bucket: str = Field("anomaly-evidence", alias="S3_EVIDENCE_BUCKET")
+
+
+class ProcessingSettings(_Env):
+    """Knobs of the deployment doc's 'Performance Optimization Settings'."""
+
+    fast_mode: bool = Field(False, alias="FAST_MODE")
+    frame_processing_rate: float = Field(1.0, alias="FRAME_PROCESSING_RATE", gt=0)
+    frame_skip_rate: int = Field(0, alias="FRAME_SKIP_RATE", ge=0)
+    jpeg_quality: int = Field(85, alias="JPEG_QUALITY", ge=10, le=100)
+    audio_chunk_seconds: float = Field(2.0, alias="AUDIO_CHUNK_SECONDS", gt=0)
+    torch_num_threads: int = Field(2, alias="TORCH_NUM_THREADS", ge=1)
+    max_workers: int = Field(2, alias="MAX_WORKERS", ge=1)
+    model_cache_dir: Path = Field(Path("models"), alias="MODEL_CACHE_DIR")
+    clip_model: str = Field("openai/clip-vit-base-patch32", alias="CLIP_MODEL")
+    blip_model: str = Field("Salesforce/blip-image-captioning-base", alias="BLIP_MODEL")
+    whisper_model: str = Field("tiny", alias="WHISPER_MODEL")
+
+
+class RetentionSettings(_Env):
+    video_retention_days: int = Field(7, alias="VIDEO_RETENTION_DAYS", ge=1)
+    anomaly_frame_limit: int = Field(1000, alias="ANOMALY_FRAME_LIMIT", ge=1)
+    audio_chunk_retention_hours: int = Field(24, alias="AUDIO_CHUNK_RETENTION_HOURS", ge=1)
+    evidence_retention_days: int = Field(90, alias="EVIDENCE_RETENTION_DAYS", ge=1)
+
+
+class MetricsSettings(_Env):
+    port: int = Field(0, alias="METRICS_PORT", ge=0, le=65535)
+    log_level: str = Field("INFO", alias="LOG_LEVEL")
+    log_json: bool = Field(False, alias="LOG_JSON")
+
+
+class ApiSettings(_Env):
+    host: str = Field("127.0.0.1", alias="API_HOST")
+    port: int = Field(8000, alias="API_PORT", ge=1, le=65535)
+    workers: int = Field(1, alias="API_WORKERS", ge=1)
+    cors_origins: list[str] = Field(default_factory=list, alias="CORS_ALLOWED_ORIGINS")
+    jwt_secret: SecretStr | None = Field(None, alias="JWT_SECRET")
+    max_concurrent_connections: int = Field(10, alias="MAX_CONCURRENT_CONNECTIONS", ge=1)
+    websocket_timeout: int = Field(300, alias="WEBSOCKET_TIMEOUT", ge=1)
+    rate_limit_per_minute: int = Field(600, alias="API_RATE_LIMIT_PER_MINUTE", ge=1)
+    presign_seconds: int = Field(300, alias="EVIDENCE_URL_TTL_SECONDS", ge=1)

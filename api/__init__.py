@@ -1,0 +1,1 @@
+"""HTTP API, live WebSocket alerts and the operator dashboard."""

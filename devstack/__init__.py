@@ -1,0 +1,1 @@
+"""The embedded local stack: Kafka (KRaft), schema registry, PostgreSQL and MinIO as child processes."""

@@ -1,0 +1,1 @@
+"""Stateless model processors: a pure ``score`` per model and one shared consume/produce loop."""

@@ -1,0 +1,1 @@
+"""Avro contracts (``*.avsc``) and the Python records that mirror them."""

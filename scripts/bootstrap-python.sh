@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Creates .venv for this checkout. The heavy dependencies (torch, mediapipe, ...) live in one venv per
+# lock-file hash under ~/.cache/anomaly/venvs, so a fresh clone on the same machine starts warm;
+# .venv links to it through a .pth file and holds only the editable install of this project.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null || PY=python3
+LOCK=requirements/lock.txt
+UV_VERSION=0.13.9
+HASH=$(sha256sum "$LOCK" | cut -c1-16)
+CACHE=${ANOMALY_CACHE_DIR:-$HOME/.cache/anomaly}
+DEPS="$CACHE/venvs/$HASH"
+UV="$CACHE/uv-$UV_VERSION/bin/uv"
+if [ ! -x "$UV" ]; then
+  echo "==> installing uv $UV_VERSION (resolver/installer) into $CACHE"
+  "$PY" -m venv "$CACHE/uv-$UV_VERSION"
+  "$CACHE/uv-$UV_VERSION/bin/pip" install --quiet "uv==$UV_VERSION"
+fi
+if [ ! -f "$DEPS/.complete" ]; then
+  echo "==> installing Python dependencies into $DEPS (first run only; torch is large)"
+  rm -rf "$DEPS"
+  "$PY" -m venv "$DEPS"
+  "$UV" pip install --python "$DEPS/bin/python" -r "$LOCK"
+  touch "$DEPS/.complete"
+fi
+SITE_DEPS=$("$DEPS/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.deps 2>/dev/null)" != "$DEPS" ]; then
+  echo "==> creating .venv linked to $DEPS"
+  rm -rf .venv
+  "$PY" -m venv .venv
+  SITE=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  echo "$SITE_DEPS" > "$SITE/anomaly-deps.pth"
+  "$UV" pip install --quiet --python .venv/bin/python --no-deps -e .
+  echo "$DEPS" > .venv/.deps
+fi
