@@ -35,7 +35,7 @@ def migrate(dsn: str) -> list[str]:
             for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
                 if path.name in done:
                     continue
-                conn.execute(path.read_text())  # type: ignore[call-overload]
+                conn.execute(path.read_text())
                 conn.execute("insert into schema_migrations(name) values (%s)", (path.name,))
                 applied.append(path.name)
             conn.commit()

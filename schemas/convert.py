@@ -6,6 +6,7 @@ import dataclasses
 import types
 import typing
 import uuid
+from collections.abc import Hashable
 from datetime import datetime
 from enum import Enum
 from functools import cache
@@ -27,14 +28,14 @@ def to_avro(record: Any) -> Any:
 
 def from_avro(cls: type[T], data: dict[str, Any]) -> T:
     """Builds ``cls`` from a dict fastavro read, converting nested records, enums and uuids."""
-    hints = _hints(cls)
+    hints = _hints(typing.cast(Hashable, cls))
     kwargs = {name: _convert(hints[name], data[name]) for name in hints if name in data}
     return cls(**kwargs)
 
 
 @cache
-def _hints(cls: type) -> dict[str, Any]:
-    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+def _hints(cls: Any) -> dict[str, Any]:
+    names = {f.name for f in dataclasses.fields(cls)}
     return {k: v for k, v in typing.get_type_hints(cls).items() if k in names}
 
 
