@@ -1,7 +1,179 @@
-"""`anomaly topics` commands."""
+"""`anomaly topics`: create the catalog's topics (anomaly_core/topics.py) and list what the broker has."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
 
-app = typer.Typer(help="topics commands.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from anomaly_core.settings import KafkaSettings
+
+app = typer.Typer(help="Create and list the platform's Kafka topics.", no_args_is_help=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+PrefixOpt = Annotated[str | None, typer.Option("--prefix", help="Name prefix (default: KAFKA_TOPIC_PREFIX).")]
+_MISMATCH_EXIT = 2
+
+
+@dataclass(frozen=True)
+class CreatedRow:
+    name: str
+    result: str  # created | exists
+    partitions: int
+    expected_partitions: int
+    retention_ms: int | None
+    mismatch: bool  # an existing topic with another partition count breaks co-partitioning
+
+
+@dataclass(frozen=True)
+class ListedRow:
+    name: str
+    exists: bool
+    in_catalog: bool
+    partitions: int | None
+    retention_ms: int | None
+    cleanup_policy: str | None
+    value_record: str | None
+
+
+def _fail(message: str) -> typer.Exit:
+    from rich.console import Console
+
+    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(1)
+
+
+def _admin(kafka: KafkaSettings) -> Any:
+    import logging
+
+    from confluent_kafka.admin import AdminClient
+
+    # librdkafka prints its own housekeeping lines to stderr; route them to a logger nobody listens to.
+    quiet = logging.getLogger("anomaly.topics.librdkafka")
+    quiet.propagate = False
+    quiet.addHandler(logging.NullHandler())
+    conf: dict[str, Any] = {**kafka.client_config(), "logger": quiet}
+    return AdminClient(conf)
+
+
+def _retention(ms: int | None) -> str:
+    if ms is None:
+        return "?"
+    if ms < 0:
+        return "forever"
+    hours = ms / 3_600_000
+    return f"{hours / 24:g}d" if hours >= 24 else f"{hours:g}h"
+
+
+@app.command()
+def create(
+    prefix: PrefixOpt = None,
+    partitions: Annotated[int | None, typer.Option(min=1, help="Override KAFKA_TOPIC_PARTITIONS.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create every catalog topic that does not exist yet (idempotent). Exits 2 on a partition mismatch."""
+    from confluent_kafka import KafkaException
+    from rich.console import Console
+
+    from anomaly_core.admin import create_topics, describe_topics
+    from anomaly_core.settings import KafkaSettings
+    from anomaly_core.topics import build_catalog
+
+    kafka = KafkaSettings()
+    specs = build_catalog(kafka, prefix=prefix, partitions=partitions)
+    admin = _admin(kafka)
+    try:
+        outcome = create_topics(admin, specs, replication=kafka.replication_factor)
+        existing = {info.name: info for info in describe_topics(admin, [s.name for s in specs])}
+    except KafkaException as exc:
+        raise _fail(f"Kafka at {kafka.bootstrap_servers}: {exc.args[0]} (is the stack up? `anomaly stack up`)") from exc
+    rows = []
+    for spec in specs:
+        info = existing.get(spec.name)
+        rows.append(
+            CreatedRow(
+                name=spec.name,
+                result=outcome.get(spec.name, "?"),
+                partitions=info.partitions if info else spec.partitions,
+                expected_partitions=spec.partitions,
+                retention_ms=info.retention_ms if info else spec.retention_ms,
+                mismatch=info is not None and info.partitions != spec.partitions,
+            )
+        )
+    if as_json:
+        print(json.dumps([asdict(row) for row in rows], indent=2))
+    else:
+        console = Console(highlight=False, soft_wrap=True)
+        for row in rows:
+            warn = (
+                f"  [yellow]has {row.partitions} partitions, the catalog wants {row.expected_partitions}[/]"
+                if row.mismatch
+                else ""
+            )
+            console.print(
+                f"{row.result:<8} {row.name}  ({row.partitions} partitions, "
+                f"retention {_retention(row.retention_ms)}){warn}"
+            )
+    if any(row.mismatch for row in rows):
+        raise typer.Exit(_MISMATCH_EXIT)
+
+
+@app.command("list")
+def list_topics(
+    prefix: PrefixOpt = None,
+    all_topics: Annotated[bool, typer.Option("--all", help="Also topics outside the catalog.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """The catalog's topics with their partitions and retention as the broker has them."""
+    from confluent_kafka import KafkaException
+    from rich.console import Console
+    from rich.table import Table
+
+    from anomaly_core.admin import describe_topics
+    from anomaly_core.settings import KafkaSettings
+    from anomaly_core.topics import build_catalog
+
+    kafka = KafkaSettings()
+    specs = {spec.name: spec for spec in build_catalog(kafka, prefix=prefix)}
+    admin = _admin(kafka)
+    try:
+        infos = {info.name: info for info in describe_topics(admin, None if all_topics else list(specs))}
+    except KafkaException as exc:
+        raise _fail(f"Kafka at {kafka.bootstrap_servers}: {exc.args[0]} (is the stack up? `anomaly stack up`)") from exc
+    rows = []
+    for name in sorted(set(specs) | set(infos)):
+        info, spec = infos.get(name), specs.get(name)
+        rows.append(
+            ListedRow(
+                name=name,
+                exists=info is not None,
+                in_catalog=spec is not None,
+                partitions=info.partitions if info else None,
+                retention_ms=info.retention_ms if info else None,
+                cleanup_policy=info.cleanup_policy if info else None,
+                value_record=spec.value_record if spec else None,
+            )
+        )
+    if as_json:
+        print(json.dumps([asdict(row) for row in rows], indent=2))
+        return
+    table = Table(title=f"topics on {kafka.bootstrap_servers}")
+    for column in ("topic", "partitions", "retention", "cleanup", "value"):
+        table.add_column(column)
+    for row in rows:
+        if row.exists:
+            table.add_row(
+                row.name,
+                str(row.partitions),
+                _retention(row.retention_ms),
+                row.cleanup_policy or "",
+                row.value_record or "",
+            )
+        else:
+            table.add_row(row.name, "[red]missing[/]", "", "", row.value_record or "")
+    Console().print(table)
+    if any(not row.exists for row in rows if row.in_catalog):
+        Console(stderr=True).print("some catalog topics are missing: run `anomaly topics create`")

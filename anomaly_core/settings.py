@@ -92,3 +92,28 @@ class ApiSettings(_Env):
     websocket_timeout: int = Field(300, alias="WEBSOCKET_TIMEOUT", ge=1)
     rate_limit_per_minute: int = Field(600, alias="API_RATE_LIMIT_PER_MINUTE", ge=1)
     presign_seconds: int = Field(300, alias="EVIDENCE_URL_TTL_SECONDS", ge=1)
+
+
+class StackSettings(_Env):
+    """Where the embedded local stack (``anomaly stack``) keeps its processes, data and downloads.
+
+    The service addresses are not here: they come from the connection settings above
+    (KAFKA_BOOTSTRAP_SERVERS, SCHEMA_REGISTRY_URL, DATABASE_URL, S3_ENDPOINT_URL), so a service and its
+    clients can never disagree about a port, and a non-local address means "use that one, start nothing".
+    """
+
+    # Relative paths are taken from the checkout root, so every command of one checkout sees one stack.
+    dir: Path = Field(Path(".stack"), alias="STACK_DIR")
+    # Shared by all checkouts of this user: downloads and builds are reused by a fresh clone.
+    cache_dir: Path = Field(Path.home() / ".cache" / "anomaly", alias="ANOMALY_CACHE_DIR")
+    kafka_controller_port: int = Field(19093, alias="STACK_KAFKA_CONTROLLER_PORT", ge=1, le=65535)
+    kafka_heap: str = Field("512m", alias="STACK_KAFKA_HEAP")
+    registry_heap: str = Field("384m", alias="STACK_REGISTRY_HEAP")
+    java: str = Field("java", alias="STACK_JAVA")
+    maven: str = Field("mvn", alias="STACK_MAVEN")
+    go: str = Field("go", alias="STACK_GO")
+    pg_bin_dir: Path = Field(Path("/usr/lib/postgresql/15/bin"), alias="STACK_PG_BIN_DIR")
+    # PostgreSQL refuses to run as root; when the stack is started by root it runs as this OS user.
+    pg_os_user: str = Field("postgres", alias="STACK_PG_OS_USER")
+    start_timeout_s: float = Field(180.0, alias="STACK_START_TIMEOUT", gt=0)
+    stop_timeout_s: float = Field(30.0, alias="STACK_STOP_TIMEOUT", gt=0)

@@ -255,9 +255,7 @@ class DeadLetter:
     failed_at: datetime
 
 
-Record = (
-    FrameRef | AudioChunkRef | PoseScore | SceneScore | AudioScore | CaptionScore | AnomalyEvent | DeadLetter
-)
+Record = FrameRef | AudioChunkRef | PoseScore | SceneScore | AudioScore | CaptionScore | AnomalyEvent | DeadLetter
 
 #: Top-level records, one ``.avsc`` each, by Avro record name.
 TOP_LEVEL: dict[str, type] = {

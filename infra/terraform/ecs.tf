@@ -26,17 +26,20 @@ resource "aws_cloudwatch_log_group" "service" {
 locals {
   # Environment shared by every app container; names match anomaly_core.settings. The same map is the env_file output.
   app_env = merge({
-    KAFKA_BOOTSTRAP_SERVERS     = aws_msk_cluster.this.bootstrap_brokers_sasl_scram
-    KAFKA_SECURITY_PROTOCOL     = "SASL_SSL"
-    KAFKA_SASL_MECHANISM        = "SCRAM-SHA-512"
-    KAFKA_SASL_USERNAME         = var.kafka_scram_username
-    KAFKA_TOPIC_PARTITIONS      = tostring(var.kafka_partitions)
-    KAFKA_REPLICATION_FACTOR    = tostring(local.kafka_replication_factor)
-    KAFKA_TOPIC_PREFIX          = var.kafka_topic_prefix
-    SCHEMA_REGISTRY_URL         = local.schema_registry_url
-    DATABASE_URL                = local.database_url
-    S3_ENDPOINT_URL             = "https://s3.${local.region}.amazonaws.com"
-    S3_REGION                   = local.region
+    KAFKA_BOOTSTRAP_SERVERS  = aws_msk_cluster.this.bootstrap_brokers_sasl_scram
+    KAFKA_SECURITY_PROTOCOL  = "SASL_SSL"
+    KAFKA_SASL_MECHANISM     = "SCRAM-SHA-512"
+    KAFKA_SASL_USERNAME      = var.kafka_scram_username
+    KAFKA_TOPIC_PARTITIONS   = tostring(var.kafka_partitions)
+    KAFKA_REPLICATION_FACTOR = tostring(local.kafka_replication_factor)
+    KAFKA_TOPIC_PREFIX       = var.kafka_topic_prefix
+    SCHEMA_REGISTRY_URL      = local.schema_registry_url
+    DATABASE_URL             = local.database_url
+    S3_ENDPOINT_URL          = "https://s3.${local.region}.amazonaws.com"
+    S3_REGION                = local.region
+    # Empty keys: the object store client must fall back to the task role (no static keys on AWS).
+    S3_ACCESS_KEY               = ""
+    S3_SECRET_KEY               = ""
     S3_FRAMES_BUCKET            = aws_s3_bucket.media["frames"].bucket
     S3_AUDIO_BUCKET             = aws_s3_bucket.media["audio"].bucket
     S3_EVIDENCE_BUCKET          = aws_s3_bucket.media["evidence"].bucket
@@ -70,6 +73,11 @@ locals {
     v.database ? [{ name = "PGPASSWORD", valueFrom = "${local.db_secret_arn}:password::" }] : [],
     k == "api" && var.jwt_secret_arn != "" ? [{ name = "JWT_SECRET", valueFrom = var.jwt_secret_arn }] : [],
   ) }
+
+  extra_security_groups = {
+    api      = [aws_security_group.api.id]
+    producer = [aws_security_group.producer.id]
+  }
 
   # The root filesystem is read-only; these paths are per-task scratch volumes.
   scratch_mounts = { tmp = "/tmp", models = "/app/models", data = "/app/data" }
@@ -149,7 +157,7 @@ resource "aws_ecs_service" "app" {
 
   network_configuration {
     subnets          = aws_subnet.private[*].id
-    security_groups  = each.key == "api" ? [aws_security_group.tasks.id, aws_security_group.api.id] : [aws_security_group.tasks.id]
+    security_groups  = concat([aws_security_group.tasks.id], lookup(local.extra_security_groups, each.key, []))
     assign_public_ip = false
   }
 

@@ -18,14 +18,15 @@ resource "aws_msk_configuration" "this" {
 }
 
 locals {
-  kafka_replication_factor  = min(3, var.msk_broker_count)
+  msk_broker_count          = coalesce(var.msk_broker_count, local.az_count)
+  kafka_replication_factor  = min(3, local.msk_broker_count)
   kafka_min_insync_replicas = max(1, local.kafka_replication_factor - 1)
 }
 
 resource "aws_msk_cluster" "this" {
   cluster_name           = local.name
   kafka_version          = var.kafka_version
-  number_of_broker_nodes = var.msk_broker_count
+  number_of_broker_nodes = local.msk_broker_count
   enhanced_monitoring    = var.msk_enhanced_monitoring
 
   broker_node_group_info {

@@ -81,7 +81,6 @@ resource "aws_ecs_task_definition" "registry" {
       { name = "APICURIO_STORAGE_SQL_KIND", value = "postgresql" },
       { name = "APICURIO_DATASOURCE_URL", value = "jdbc:postgresql://${aws_db_instance.this.address}:${aws_db_instance.this.port}/${var.db_name}?sslmode=require" },
       { name = "APICURIO_DATASOURCE_USERNAME", value = var.db_username },
-      { name = "APICURIO_CCOMPAT_LEGACY_ID_MODE_ENABLED", value = "true" },
     ]
     secrets = [{ name = "APICURIO_DATASOURCE_PASSWORD", valueFrom = "${local.db_secret_arn}:password::" }]
     logConfiguration = {

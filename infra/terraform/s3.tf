@@ -9,7 +9,7 @@ locals {
 }
 
 resource "aws_s3_bucket" "media" {
-  #checkov:skip=CKV_AWS_144:Media is short-lived (days) and re-creatable from cameras; cross-region replication is not worth its cost.
+  #checkov:skip=CKV_AWS_144:Objects expire by design (frames 7 d, audio 1 d, evidence 90 d); the retention policy asks for no second-region copy.
   #checkov:skip=CKV2_AWS_62:References to objects travel through Kafka topics; no bucket event consumers exist.
   for_each = local.media_buckets
 
@@ -19,18 +19,18 @@ resource "aws_s3_bucket" "media" {
 }
 
 resource "aws_s3_bucket_ownership_controls" "media" {
-  for_each = aws_s3_bucket.media
+  for_each = local.media_buckets
 
-  bucket = each.value.id
+  bucket = aws_s3_bucket.media[each.key].id
   rule {
     object_ownership = "BucketOwnerEnforced"
   }
 }
 
 resource "aws_s3_bucket_public_access_block" "media" {
-  for_each = aws_s3_bucket.media
+  for_each = local.media_buckets
 
-  bucket                  = each.value.id
+  bucket                  = aws_s3_bucket.media[each.key].id
   block_public_acls       = true
   block_public_policy     = true
   ignore_public_acls      = true
@@ -38,18 +38,18 @@ resource "aws_s3_bucket_public_access_block" "media" {
 }
 
 resource "aws_s3_bucket_versioning" "media" {
-  for_each = aws_s3_bucket.media
+  for_each = local.media_buckets
 
-  bucket = each.value.id
+  bucket = aws_s3_bucket.media[each.key].id
   versioning_configuration {
     status = "Enabled"
   }
 }
 
 resource "aws_s3_bucket_server_side_encryption_configuration" "media" {
-  for_each = aws_s3_bucket.media
+  for_each = local.media_buckets
 
-  bucket = each.value.id
+  bucket = aws_s3_bucket.media[each.key].id
   rule {
     bucket_key_enabled = true
     apply_server_side_encryption_by_default {
@@ -60,9 +60,9 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "media" {
 }
 
 resource "aws_s3_bucket_lifecycle_configuration" "media" {
-  for_each = aws_s3_bucket.media
+  for_each = local.media_buckets
 
-  bucket = each.value.id
+  bucket = aws_s3_bucket.media[each.key].id
 
   rule {
     id     = "expire-after-retention"
@@ -70,7 +70,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "media" {
     filter {}
 
     expiration {
-      days = local.media_buckets[each.key].expiration_days
+      days = each.value.expiration_days
     }
 
     # Versioning keeps overwritten or expired objects as noncurrent: remove them too.
@@ -97,17 +97,17 @@ resource "aws_s3_bucket_lifecycle_configuration" "media" {
 }
 
 resource "aws_s3_bucket_logging" "media" {
-  for_each = aws_s3_bucket.media
+  for_each = local.media_buckets
 
-  bucket        = each.value.id
+  bucket        = aws_s3_bucket.media[each.key].id
   target_bucket = aws_s3_bucket.logs.id
   target_prefix = "s3/${each.key}/"
 }
 
 resource "aws_s3_bucket_policy" "media" {
-  for_each = aws_s3_bucket.media
+  for_each = local.media_buckets
 
-  bucket = each.value.id
+  bucket = aws_s3_bucket.media[each.key].id
   policy = data.aws_iam_policy_document.tls_only[each.key].json
 
   depends_on = [aws_s3_bucket_public_access_block.media]

@@ -33,6 +33,17 @@ resource "aws_security_group" "api" {
   }
 }
 
+resource "aws_security_group" "producer" {
+  name_prefix = "${local.name}-producer-"
+  description = "Producer tasks (together with the tasks group): egress to the cameras only"
+  vpc_id      = aws_vpc.this.id
+  tags        = merge(local.tags, { Name = "${local.name}-producer" })
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
 resource "aws_security_group" "registry" {
   name_prefix = "${local.name}-registry-"
   description = "Schema registry: port 8080 from application tasks; egress to the database and HTTPS"
@@ -94,12 +105,16 @@ locals {
       registry-dns-to-vpc = { sg = "registry", port = 53, cidr = var.vpc_cidr, to = null, desc = "DNS to the VPC resolver" }
     },
     { for k, port in local.msk_ports : "tasks-to-msk-${k}" => { sg = "tasks", port = port, cidr = null, to = "msk", desc = "Kafka ${upper(k)} TLS" } },
+    { for pair in setproduct(var.camera_source_cidrs, var.camera_source_ports) : "producer-camera-${pair[0]}-${pair[1]}" => {
+      sg = "producer", port = pair[1], cidr = pair[0], to = null, desc = "Camera streams (RTSP)"
+    } },
   )
 
   security_groups = {
     alb      = aws_security_group.alb.id
     tasks    = aws_security_group.tasks.id
     api      = aws_security_group.api.id
+    producer = aws_security_group.producer.id
     registry = aws_security_group.registry.id
     msk      = aws_security_group.msk.id
     rds      = aws_security_group.rds.id

@@ -71,6 +71,23 @@ variable "allowed_ingress_cidrs" {
   }
 }
 
+variable "camera_source_cidrs" {
+  description = "Networks of the RTSP cameras the producer reads (reached through the NAT gateway or a VPN/peering route)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for c in var.camera_source_cidrs : can(cidrhost(c, 0))])
+    error_message = "camera_source_cidrs must be valid CIDRs."
+  }
+}
+
+variable "camera_source_ports" {
+  description = "TCP ports the producer may open towards camera_source_cidrs (RTSP is 554)."
+  type        = list(number)
+  default     = [554]
+}
+
 ################################################################################
 # Encryption and logs
 ################################################################################
@@ -119,12 +136,12 @@ variable "msk_broker_instance_type" {
 }
 
 variable "msk_broker_count" {
-  description = "Number of brokers; a multiple of the number of availability zones."
+  description = "Number of brokers, a multiple of the number of availability zones; null means one per zone."
   type        = number
-  default     = 3
+  default     = null
 
   validation {
-    condition     = var.msk_broker_count >= 2 && var.msk_broker_count % length(var.azs) == 0
+    condition     = var.msk_broker_count == null || try(var.msk_broker_count >= 2 && var.msk_broker_count % length(var.azs) == 0, false)
     error_message = "msk_broker_count must be at least 2 and a multiple of length(azs)."
   }
 }
@@ -191,7 +208,7 @@ variable "kafka_scram_username" {
 }
 
 variable "consumer_groups" {
-  description = "Consumer group id of each consuming service (IAM group ARNs and lag metrics use them)."
+  description = "Consumer group id of each consuming service: IAM group ARNs accept `*` patterns; lag autoscaling needs exact ids."
   type        = map(string)
   default = {
     pose    = "anomaly-pose"
@@ -199,7 +216,7 @@ variable "consumer_groups" {
     audio   = "anomaly-audio"
     caption = "anomaly-caption"
     fusion  = "anomaly-fusion"
-    api     = "anomaly-api"
+    api     = "anomaly-api-live-*" # one throw-away group per API process (api/live.py)
   }
 
   validation {
@@ -437,6 +454,11 @@ variable "scaling" {
     condition     = alltrue([for k, v in var.scaling : v.min >= 0 && v.max >= v.min])
     error_message = "scaling: each service needs 0 <= min <= max."
   }
+
+  validation {
+    condition     = length(setsubtract(["producer", "pose", "scene", "audio", "caption", "fusion", "api", "registry"], keys(var.scaling))) == 0
+    error_message = "scaling must give bounds for producer, pose, scene, audio, caption, fusion, api and registry."
+  }
 }
 
 variable "cpu_target_percent" {
@@ -494,7 +516,7 @@ variable "schema_registry_url" {
 variable "schema_registry_image" {
   description = "Apicurio Registry image used when schema_registry_url is empty."
   type        = string
-  default     = "apicurio/apicurio-registry:3.3.0"
+  default     = "apicurio/apicurio-registry:3.0.6"
 }
 
 variable "jwt_secret_arn" {

@@ -3,7 +3,7 @@
 #
 #   infra/terraform/scripts/checkov.sh --install-only   # install if absent, run nothing
 #   infra/terraform/scripts/checkov.sh --check          # exit 0 only when installed (never downloads)
-#   infra/terraform/scripts/checkov.sh [checkov args]   # default: scan infra/terraform with .checkov.yaml
+#   infra/terraform/scripts/checkov.sh [checkov args]   # scans infra/terraform with .checkov.yaml unless -d/-f is given
 set -euo pipefail
 
 CHECKOV_VERSION="${CHECKOV_VERSION:-3.3.30}"
@@ -14,7 +14,10 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 log() { printf '[checkov] %s\n' "$*" >&2; }
 
-installed() { [[ -x "$BIN" ]] && "$VENV/bin/python" -m pip show checkov 2>/dev/null | grep -qx "Version: $CHECKOV_VERSION"; }
+installed() {
+  [[ -x "$BIN" ]] || return 1
+  [[ "$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("checkov"))' 2>/dev/null)" == "$CHECKOV_VERSION" ]]
+}
 
 case "${1:-}" in
   --check)
@@ -30,8 +33,9 @@ if ! installed; then
 fi
 [[ "${1:-}" == "--install-only" ]] && { log "installed: $("$BIN" --version)"; exit 0; }
 
-if [[ $# -eq 0 ]]; then
-  set -- --directory "$HERE" --config-file "$HERE/.checkov.yaml"
+# Scan this module with its config unless the caller names a directory or file.
+if [[ " $* " != *" -d "* && " $* " != *" --directory "* && " $* " != *" -f "* && " $* " != *" --file "* ]]; then
+  set -- --directory "$HERE" --config-file "$HERE/.checkov.yaml" "$@"
 fi
 log "$BIN $*"
 exec "$BIN" "$@"

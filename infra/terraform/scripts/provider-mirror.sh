@@ -4,6 +4,7 @@
 #   infra/terraform/scripts/provider-mirror.sh            # link an existing mirror or build, then print the config path
 #   infra/terraform/scripts/provider-mirror.sh --check    # exit 0 only when the mirror is ready (never downloads)
 #   infra/terraform/scripts/provider-mirror.sh --build    # ignore existing mirrors, build from the Go module proxy
+#   infra/terraform/scripts/provider-mirror.sh --no-build # link an existing mirror or fail (no 30-minute build)
 #
 # Order: the cache -> a mirror already on the machine (image, ~/.terraform.d, /usr/share) -> a source build.
 # The public Terraform registry is not reachable from the build machines, so nothing is fetched from it.
@@ -80,7 +81,6 @@ build_from_source() {
 }
 
 mode="${1:-}"
-mkdir -p "$MIRROR"
 if [[ "$mode" == "--check" ]]; then
   bin="$(cached_binary || true)"
   [[ -n "$bin" && -x "$bin" ]] || { log "no provider in $MIRROR"; exit 1; }
@@ -89,10 +89,14 @@ if [[ "$mode" == "--check" ]]; then
   exit 0
 fi
 
+mkdir -p "$MIRROR"
 if [[ "$mode" != "--build" && -n "$(cached_binary || true)" ]]; then
   log "cached: $(cached_binary)"
 elif [[ "$mode" != "--build" ]] && link_existing; then
   :
+elif [[ "$mode" == "--no-build" ]]; then
+  log "no provider mirror found in: ${SEARCH_DIRS[*]} (run without --no-build to build one)"
+  exit 1
 else
   build_from_source
 fi

@@ -1,0 +1,163 @@
+"""``/v1/anomalies``: filtered, cursor-paginated lists; one anomaly with evidence URLs; acknowledgements."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query
+
+from api import cursor, queries
+from api.auth import Principal
+from api.deps import Operator, Svc, Viewer
+from api.errors import invalid, not_found
+from api.models import AckIn, AckOut, AnomalyDetail, AnomalyPage, LineageOut, summary_from_row
+from api.presign import evidence_from_json
+from api.queries import AnomalyFilter
+from api.services import Services
+from schemas.records import AnomalyKind, AnomalyState, Severity
+
+router = APIRouter(prefix="/v1", tags=["anomalies"])
+
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such anomaly"}}
+
+
+def _utc(ts: datetime | None) -> datetime | None:
+    if ts is None:
+        return None
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts  # a time without offset is read as UTC
+
+
+class ListParams:
+    """Query parameters shared by every anomaly list."""
+
+    def __init__(
+        self,
+        *,
+        since: Annotated[datetime | None, Query(description="Incidents starting at or after (ISO 8601).")] = None,
+        until: Annotated[datetime | None, Query(description="Incidents starting before (ISO 8601).")] = None,
+        severity: Annotated[list[Severity] | None, Query(description="Any of these severities.")] = None,
+        min_severity: Annotated[Severity | None, Query(description="This severity or higher.")] = None,
+        kind: Annotated[list[AnomalyKind] | None, Query(description="Having any of these kinds.")] = None,
+        state: Annotated[list[AnomalyState] | None, Query(description="Any of these states.")] = None,
+        rules_version: Annotated[str | None, Query(max_length=100)] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        cursor: Annotated[str | None, Query(max_length=256, description="next_cursor of the previous page.")] = None,
+    ) -> None:
+        self.since = _utc(since)
+        self.until = _utc(until)
+        if self.since and self.until and self.since >= self.until:
+            raise invalid("query.since must be earlier than query.until")
+        self.severities = frozenset(s.value for s in severity) if severity else None
+        if min_severity is not None:
+            at_least = frozenset(queries.severities_at_least(min_severity.value))
+            self.severities = at_least if self.severities is None else self.severities & at_least
+        self.kinds = frozenset(k.value for k in kind) if kind else None
+        self.states = frozenset(s.value for s in state) if state else None
+        self.rules_version = rules_version
+        self.limit = limit
+        self.cursor = cursor
+
+    def digest(self, cameras: list[str] | None) -> str:
+        return cursor.filter_digest(
+            {
+                "cameras": cameras or [],
+                "since": self.since.isoformat() if self.since else None,
+                "until": self.until.isoformat() if self.until else None,
+                "severities": sorted(self.severities or []),
+                "kinds": sorted(self.kinds or []),
+                "states": sorted(self.states or []),
+                "rules_version": self.rules_version,
+            }
+        )
+
+
+async def anomaly_page(
+    svc: Services, principal: Principal, params: ListParams, cameras: list[str] | None
+) -> AnomalyPage:
+    """A page of anomalies the caller may see (used by both list endpoints)."""
+    visible = principal.visible(cameras)
+    digest = params.digest(cameras)
+    try:
+        after = cursor.decode(params.cursor, digest) if params.cursor else None
+    except cursor.CursorError as exc:
+        raise invalid(f"query.cursor: {exc}") from exc
+    flt = AnomalyFilter(
+        cameras=visible,
+        since=params.since,
+        until=params.until,
+        severities=params.severities,
+        kinds=params.kinds,
+        rules_version=params.rules_version,
+        states=params.states,
+    )
+    async with svc.db.connection() as conn:
+        rows, last = await queries.list_anomalies(conn, flt, after, params.limit)
+    return AnomalyPage(
+        items=[summary_from_row(r, svc.signer.best_frame_url(r.get("best_frame"))) for r in rows],
+        next_cursor=cursor.encode(last, digest) if last else None,
+    )
+
+
+@router.get("/anomalies", response_model=AnomalyPage, summary="List anomalies, newest first")
+async def list_anomalies(
+    principal: Viewer,
+    svc: Svc,
+    params: Annotated[ListParams, Depends()],
+    camera: Annotated[list[str] | None, Query(description="Any of these cameras.", max_length=100)] = None,
+) -> AnomalyPage:
+    return await anomaly_page(svc, principal, params, camera)
+
+
+async def _visible_row(svc: Services, principal: Principal, anomaly_id: uuid.UUID) -> dict[str, Any]:
+    async with svc.db.connection() as conn:
+        row = await queries.get_anomaly(conn, str(anomaly_id))
+    if row is None:
+        raise not_found(f"anomaly {anomaly_id} not found")
+    principal.require_camera(str(row["camera_id"]))
+    return row
+
+
+@router.get(
+    "/anomalies/{anomaly_id}", response_model=AnomalyDetail, responses=_NOT_FOUND, summary="One anomaly with evidence"
+)
+async def get_anomaly(principal: Viewer, svc: Svc, anomaly_id: Annotated[uuid.UUID, Path()]) -> AnomalyDetail:
+    row = await _visible_row(svc, principal, anomaly_id)
+    async with svc.db.connection() as conn:
+        acks = await queries.list_acks(conn, str(anomaly_id))
+    summary = summary_from_row(row, svc.signer.best_frame_url(row.get("best_frame")))
+    lineage = row.get("lineage") or []
+    return AnomalyDetail(
+        **summary.model_dump(),
+        evidence=svc.signer.evidence(evidence_from_json(row.get("evidence"))),
+        lineage=[_lineage(entry) for entry in lineage if isinstance(entry, dict)],
+        acknowledgements=[AckOut.model_validate(a) for a in acks],
+    )
+
+
+def _lineage(entry: dict[str, object]) -> LineageOut:
+    model = entry.get("model")
+    model = model if isinstance(model, dict) else {}
+    return LineageOut(
+        event_id=str(entry.get("event_id", "")),
+        modality=str(entry.get("modality", "")),
+        topic=str(entry.get("topic", "")),
+        partition=int(str(entry.get("partition", -1))),
+        offset=int(str(entry.get("offset", -1))),
+        model_name=str(model.get("name", "")),
+        model_version=str(model.get("version", "")),
+    )
+
+
+@router.post(
+    "/anomalies/{anomaly_id}/acknowledgements",
+    response_model=AckOut,
+    responses=_NOT_FOUND,
+    summary="Acknowledge an anomaly (operator)",
+)
+async def acknowledge(principal: Operator, svc: Svc, anomaly_id: Annotated[uuid.UUID, Path()], body: AckIn) -> AckOut:
+    await _visible_row(svc, principal, anomaly_id)
+    async with svc.db.connection() as conn:
+        row = await queries.upsert_ack(conn, str(anomaly_id), principal.subject, body.note)
+    return AckOut.model_validate(row)

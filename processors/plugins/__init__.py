@@ -1,0 +1,1 @@
+"""One module per modality, each declaring ``MODALITY`` (see ``processors.registry``)."""

@@ -1,0 +1,45 @@
+"""Processor settings: the deployment doc's processing knobs plus the model-specific ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from anomaly_core.settings import ProcessingSettings
+
+_HERE = Path(__file__).parent
+
+ClipBackend = Literal["torch", "torch-int8", "onnx"]
+
+
+class ProcessorSettings(ProcessingSettings):
+    """Built in each processor's ``main()``; every field has an environment name."""
+
+    # Repeated from the base class so type checkers see that fields may be passed by name.
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", populate_by_name=True)
+
+    clip_backend: ClipBackend = Field("torch", alias="CLIP_BACKEND")
+    prompts_file: Path = Field(_HERE / "prompts.yaml", alias="SCENE_PROMPTS_FILE")
+    lexicon_file: Path = Field(_HERE / "lexicon.yaml", alias="AUDIO_LEXICON_FILE")
+    pose_task_model: str = Field("pose_landmarker_heavy.task", alias="POSE_TASK_MODEL")
+    max_image_pixels: int = Field(16_777_216, alias="MAX_IMAGE_PIXELS", ge=1)
+    max_frame_bytes: int = Field(16 * 1024 * 1024, alias="MAX_FRAME_BYTES", ge=1)
+    max_audio_seconds: float = Field(60.0, alias="MAX_AUDIO_SECONDS", gt=0)
+    max_audio_bytes: int = Field(32 * 1024 * 1024, alias="MAX_AUDIO_BYTES", ge=1)
+    vad_energy_dbfs: float = Field(-50.0, alias="VAD_ENERGY_DBFS")
+    vad_silero: bool = Field(True, alias="VAD_SILERO")
+    vad_threshold: float = Field(0.5, alias="VAD_THRESHOLD", ge=0, le=1)
+    whisper_language: str | None = Field(None, alias="WHISPER_LANGUAGE")
+    whisper_context_s: float = Field(5.0, alias="WHISPER_CONTEXT_SECONDS", gt=0)
+    caption_max_tokens: int = Field(30, alias="CAPTION_MAX_TOKENS", ge=1)
+    scene_max_batch: int = Field(8, alias="SCENE_MAX_BATCH", ge=1)
+    scene_max_wait_ms: int = Field(50, alias="SCENE_MAX_WAIT_MS", ge=0)
+
+    def effective_clip_model(self) -> str:
+        """FAST_MODE keeps the base CLIP model even when a larger one is configured."""
+        if self.fast_mode and "large" in self.clip_model:
+            return "openai/clip-vit-base-patch32"
+        return self.clip_model

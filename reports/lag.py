@@ -1,0 +1,68 @@
+"""Consumer-group progress from Kafka: end offsets of topics and the offsets a group has committed on them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from anomaly_core.errors import TransientError
+from anomaly_core.settings import KafkaSettings
+from reports.progress import Observation, PartitionKey, lag_observation
+
+
+class LagProbe:
+    def __init__(self, kafka: KafkaSettings, timeout_s: float = 10.0) -> None:
+        conf: dict[str, Any] = kafka.client_config()
+        self._timeout = timeout_s
+        self._admin = AdminClient(conf)
+        # Only used for metadata and watermarks; it never subscribes or commits.
+        self._consumer = Consumer({**conf, "group.id": f"anomaly-lag-probe-{uuid.uuid4().hex[:12]}"})
+
+    def end_offsets(self, topics: Sequence[str]) -> dict[PartitionKey, int]:
+        out: dict[PartitionKey, int] = {}
+        try:
+            for topic in topics:
+                meta = self._consumer.list_topics(topic, timeout=self._timeout).topics.get(topic)
+                if meta is None or meta.error is not None:
+                    continue
+                for p in sorted(meta.partitions):
+                    _, high = self._consumer.get_watermark_offsets(
+                        TopicPartition(topic, p), timeout=self._timeout, cached=False
+                    )
+                    out[(topic, p)] = high
+        except KafkaException as exc:
+            raise TransientError(f"cannot read end offsets: {exc}") from exc
+        return out
+
+    def committed(self, group: str, partitions: Sequence[PartitionKey]) -> dict[PartitionKey, int]:
+        if not partitions:
+            return {}
+        request = ConsumerGroupTopicPartitions(group, [TopicPartition(t, p) for t, p in partitions])
+        try:
+            future = self._admin.list_consumer_group_offsets([request], request_timeout=self._timeout)[group]
+            result = future.result(timeout=self._timeout)
+        except KafkaException as exc:
+            raise TransientError(f"cannot read offsets of group {group}: {exc}") from exc
+        return {(tp.topic, tp.partition): tp.offset for tp in result.topic_partitions or []}
+
+    def group_members(self, group: str) -> int:
+        """Members of a consumer group that has finished joining (0 while it is empty or rebalancing)."""
+        from confluent_kafka import ConsumerGroupState
+
+        try:
+            future = self._admin.describe_consumer_groups([group], request_timeout=self._timeout)[group]
+            described = future.result(timeout=self._timeout)
+        except KafkaException as exc:
+            raise TransientError(f"cannot describe group {group}: {exc}") from exc
+        return len(described.members) if described.state == ConsumerGroupState.STABLE else 0
+
+    def observe(self, group: str, topics: Sequence[str], *, alive: bool = True, exit_detail: str = "") -> Observation:
+        end = self.end_offsets(topics)
+        return lag_observation(self.committed(group, list(end)), end, alive=alive, exit_detail=exit_detail)
+
+    def close(self) -> None:
+        self._consumer.close()

@@ -1,0 +1,101 @@
+"""Which platform services a run starts, in what order, and how each one's progress is measured. Pure.
+
+A run (``anomaly demo`` or ``anomaly analyze``) starts the processors whose models are on this machine, the
+fusion worker and the projection sink, then one producer per source. Each service is a stage: the consumer
+group it commits to and the topics it reads tell how far it has got (``reports.progress``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, replace
+
+from anomaly_core import topics
+from reports.progress import StageSpec
+
+PRODUCE = "produce"
+
+
+@dataclass(frozen=True, slots=True)
+class ServicePlan:
+    name: str
+    #: Arguments of the ``anomaly`` command that runs it.
+    args: tuple[str, ...]
+    #: Consumer group whose committed offsets measure its progress (before any run prefix).
+    group: str | None
+    #: Catalog topics it consumes.
+    inputs: tuple[str, ...]
+    upstream: tuple[str, ...]
+    unit: str
+    #: Entry of the model catalog (``anomaly models list``) it needs; None when it needs no weights.
+    model: str | None = None
+
+
+#: Processors in pipeline order; group ids are the ones each ``anomaly process X`` joins.
+PROCESSORS: tuple[ServicePlan, ...] = (
+    ServicePlan("pose", ("process", "pose"), "processor-pose", (topics.MEDIA_FRAMES,), (PRODUCE,), "frames", "pose"),
+    ServicePlan("scene", ("process", "scene"), "processor-scene", (topics.MEDIA_FRAMES,), (PRODUCE,), "frames", "clip"),
+    ServicePlan(
+        "audio", ("process", "audio"), "processor-audio", (topics.MEDIA_AUDIO,), (PRODUCE,), "audio chunks", "whisper"
+    ),
+)
+CAPTION = ServicePlan(
+    "caption",
+    ("process", "caption"),
+    "processor-caption",
+    (topics.ANOMALY_CANDIDATES,),
+    ("fusion",),
+    "candidates",
+    "blip",
+)
+FUSION_INPUTS = (topics.SCORES_POSE, topics.SCORES_SCENE, topics.SCORES_AUDIO, topics.SCORES_CAPTION)
+PROJECTION = ServicePlan(
+    "projection", ("projection", "sink"), "projection", (topics.ANOMALIES,), ("fusion",), "anomalies"
+)
+API = ServicePlan("api", ("api",), None, (), (), "requests")
+
+
+@dataclass(frozen=True, slots=True)
+class RunPlan:
+    services: list[ServicePlan]
+    #: One line per processor left out, with the command that would make it available.
+    skipped: list[str]
+
+    def stages(self) -> list[StageSpec]:
+        tracked = [StageSpec(PRODUCE, (), "files")]
+        tracked += [StageSpec(s.name, s.upstream, s.unit) for s in self.services if s.group is not None]
+        return tracked
+
+    def service(self, name: str) -> ServicePlan:
+        return next(s for s in self.services if s.name == name)
+
+
+def plan_run(available_models: Collection[str], *, with_api: bool = False, fusion_group: str = "fusion") -> RunPlan:
+    """Services for a run given the models present on this machine (names of the model catalog)."""
+    chosen = [p for p in PROCESSORS if p.model is None or p.model in available_models]
+    skipped = [
+        f"{p.name}: {p.model} weights are not on this machine (`anomaly models pull {p.model}`)"
+        for p in (*PROCESSORS, CAPTION)
+        if p.model is not None and p.model not in available_models
+    ]
+    fusion = ServicePlan(
+        "fusion", ("fusion", "worker"), fusion_group, FUSION_INPUTS, tuple(p.name for p in chosen), "score events"
+    )
+    services = [*chosen, fusion]
+    if CAPTION.model in available_models:
+        services.append(CAPTION)
+    upstream = ("fusion", "caption") if CAPTION in services else ("fusion",)
+    services.append(replace(PROJECTION, upstream=upstream))
+    if with_api:
+        services.append(API)
+    return RunPlan(services=services, skipped=skipped)
+
+
+def run_topics(plan: ServicePlan, prefix: str) -> list[str]:
+    return [topics.topic_name(base, prefix) for base in plan.inputs]
+
+
+def producer_args(source: str, camera_id: str, *, realtime: bool, video: bool = True) -> list[str]:
+    """``anomaly produce camera`` for video files (with their sound), ``produce audio`` for sound-only ones."""
+    pace = "--realtime" if realtime else "--no-realtime"
+    return ["produce", "camera" if video else "audio", "--source", source, "--camera-id", camera_id, pace]

@@ -1,0 +1,139 @@
+"""Helpers of the fusion and projection integration tests: private topics, scripted scores, a worker thread or
+process, and reading anomalies back."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import yaml
+from confluent_kafka import Producer
+
+from anomaly_core.registry import RegistryClient
+from anomaly_core.serde import AvroSerde
+from anomaly_core.settings import KafkaSettings
+from fusion_app.app import FusionWorker
+from fusion_app.codecs import FusionTopics
+from fusion_app.rules import Rules, load_rules
+from fusion_app.settings import FusionSettings
+from schemas.records import AnomalyEvent
+from tests.integration._streaming import read_until
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def recent_t0() -> int:
+    """Event time for scripted streams: 20 s ago, whole seconds (within the rules' clock-skew bound)."""
+    return (int(time.time()) - 20) * 1000
+
+
+def fast_rules(tmp_path: Path) -> tuple[Rules, Path]:
+    """The packaged rules with a short idle timeout (the last incident of a test closes within seconds)."""
+    data = load_rules().model_dump(mode="json")
+    data["version"] = "test-1"
+    data["windows"]["idle_timeout_ms"] = 1500
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return load_rules(path), path
+
+
+def fast_settings(**extra: Any) -> FusionSettings:
+    return FusionSettings(FUSION_TICK_MS=100, FUSION_CHECKPOINT_MS=200, FUSION_MAX_WAIT_MS=5, **extra)
+
+
+def publish(kafka: KafkaSettings, records: Iterable[Any], *, raw: Iterable[tuple[str, bytes, bytes]] = ()) -> None:
+    """Score records on their topics (keyed by camera, Avro through the registry) and raw (topic, key, value)s."""
+    topics = FusionTopics.for_prefix(kafka.topic_prefix)
+    topic_of = {
+        "PoseScore": topics.pose, "SceneScore": topics.scene, "AudioScore": topics.audio,
+        "CaptionScore": topics.caption,
+    }  # fmt: skip
+    producer = Producer({**kafka.client_config(), "enable.idempotence": True, "linger.ms": 5})
+    with RegistryClient(kafka.schema_registry_url) as registry:
+        serde = AvroSerde(registry)
+        for record in records:
+            topic = topic_of[type(record).__name__]
+            producer.produce(topic, value=serde.encode(topic, record), key=record.camera_id.encode())
+            producer.poll(0)
+    for topic, key, value in raw:
+        producer.produce(topic, value=value, key=key)
+    assert producer.flush(30) == 0
+
+
+def anomalies(kafka: KafkaSettings, done: Any = None, *, timeout_s: float = 60.0, topic: str | None = None) -> list[AnomalyEvent]:
+    """Decoded events of anomalies.v1 (or ``topic``), read until ``done(events)`` holds."""
+    name = topic or FusionTopics.for_prefix(kafka.topic_prefix).anomalies
+    with RegistryClient(kafka.schema_registry_url) as registry:
+        serde = AvroSerde(registry)
+
+        def decoded(records: list[Any]) -> list[AnomalyEvent]:
+            return [serde.decode(name, r.value(), AnomalyEvent) for r in records]
+
+        records = read_until(kafka, name, lambda rs: done is not None and done(decoded(rs)), timeout_s=timeout_s)
+        return decoded(records)
+
+
+def latest(events: list[AnomalyEvent]) -> dict[str, AnomalyEvent]:
+    rows: dict[str, AnomalyEvent] = {}
+    for e in events:
+        if e.anomaly_id not in rows or e.revision >= rows[e.anomaly_id].revision:
+            rows[e.anomaly_id] = e
+    return rows
+
+
+def all_closed(expected: int) -> Any:
+    def check(events: list[AnomalyEvent]) -> bool:
+        rows = latest(events)
+        return len(rows) >= expected and all(e.state.value == "CLOSED" for e in rows.values())
+
+    return check
+
+
+@contextmanager
+def worker_thread(kafka: KafkaSettings, rules: Rules, settings: FusionSettings | None = None) -> Iterator[FusionWorker]:
+    stop = threading.Event()
+    worker = FusionWorker(kafka, settings or fast_settings(), rules, stop=stop)
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            worker.run()
+        except BaseException as exc:
+            failure.append(exc)
+
+    thread = threading.Thread(target=target, name="fusion", daemon=True)
+    thread.start()
+    try:
+        yield worker
+    finally:
+        stop.set()
+        thread.join(60)
+        assert not thread.is_alive(), "fusion worker did not stop within 60 s"
+    if failure:
+        raise failure[0]
+
+
+def worker_process(kafka: KafkaSettings, rules_path: Path, log: Path) -> subprocess.Popen[bytes]:
+    """``anomaly fusion worker`` in a child process (so it can be killed with SIGKILL)."""
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "SCHEMA_REGISTRY_URL": kafka.schema_registry_url,
+        "KAFKA_TOPIC_PREFIX": kafka.topic_prefix,
+        "FUSION_RULES": str(rules_path),
+        "FUSION_TICK_MS": "100",
+        "FUSION_CHECKPOINT_MS": "200",
+        "FUSION_MAX_WAIT_MS": "5",
+        "LOG_LEVEL": "INFO",
+    }
+    out = log.open("ab")
+    return subprocess.Popen(
+        [sys.executable, "-m", "anomaly_cli.main", "fusion", "worker"], cwd=REPO, env=env, stdout=out, stderr=out
+    )

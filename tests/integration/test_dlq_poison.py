@@ -1,0 +1,89 @@
+"""1,000 poison records interleaved with good ones: each lands in the DLQ with its reason, the good ones flow."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from _streaming import produce_raw, read_all, service_thread
+
+from anomaly_core.registry import RegistryClient
+from anomaly_core.runtime import Output, ServiceSpec, per_message
+from anomaly_core.serde import AvroSerde, frame
+from anomaly_core.settings import KafkaSettings
+from schemas.records import DeadLetter, DeadLetterStage, FrameRef, PoseScore
+from schemas.samples import sample_record
+
+pytestmark = pytest.mark.integration
+
+POISON = 1000
+GOOD = 500
+
+
+def _poison(rng: random.Random, good: bytes, pose_id: int) -> tuple[bytes | None, str]:
+    """One undecodable value and the words its dead letter's reason must contain."""
+    kind = rng.randrange(7)
+    if kind == 0:
+        blob = rng.randbytes(rng.randint(5, 60))
+        return b"\x7b" + blob, "unknown magic byte 0x7b"  # e.g. a JSON producer writing to our topic
+    if kind == 1:
+        return good[: rng.randint(5, len(good) - 1)], "truncated"
+    if kind == 2:
+        return frame(pose_id, good[5:]), "schema mismatch"  # a PoseScore id on a FrameRef topic
+    if kind == 3:
+        return frame(2**31 - rng.randint(1, 1000), good[5:]), "unknown schema id"
+    if kind == 4:
+        return good[:-1] + bytes([2 * rng.randint(3, 60)]), "invalid enum index"
+    if kind == 5:
+        return rng.randbytes(rng.randint(0, 4)), "truncated header"
+    return None, "no value"
+
+
+def test_poison_goes_to_the_dlq_and_good_records_flow(
+    kafka_settings: KafkaSettings, streaming_topics: dict[str, str]
+) -> None:
+    rng = random.Random(1234)
+    topic, out, dlq = streaming_topics["in"], streaming_topics["out"], streaming_topics["dlq"]
+    serde = AvroSerde(RegistryClient(kafka_settings.schema_registry_url))
+    pose_id = serde.schema_id(f"{topic}.pose", PoseScore)
+    base = sample_record(FrameRef, 0)  # source_kind FILE: the value ends with its enum index byte
+    fields = {f: getattr(base, f) for f in FrameRef.__slots__}
+    records: list[tuple[bytes | None, bytes | None]] = []
+    expected_reason: dict[bytes, str] = {}  # key -> reason words
+    goods = []
+    for i in range(POISON + GOOD):
+        if i % 3 == 2:
+            good = FrameRef(**{**fields, "camera_id": f"cam-{i % 7}", "seq": i})
+            goods.append(good)
+            records.append((f"cam-{i % 7}|{i}".encode(), serde.encode(topic, good)))
+        else:
+            value, reason = _poison(rng, serde.encode(topic, FrameRef(**{**fields, "seq": i})), pose_id)
+            key = f"cam-{i % 7}|{i}".encode()
+            expected_reason[key] = reason
+            records.append((key, value))
+    assert len(expected_reason) == POISON and len(goods) == GOOD
+    produce_raw(kafka_settings, topic, records)
+
+    spec = ServiceSpec(
+        name="poison-test",
+        group_id=f"{topic}.poison",
+        input_topics=[topic],
+        input_record=FrameRef,
+        handler=per_message(lambda m: [Output(out, m.key, m.value)]),
+        max_batch=200,
+        dlq_topic=dlq,
+    )
+    with service_thread(spec, kafka_settings):
+        letters = [serde.decode(dlq, m.value(), DeadLetter) for m in read_all(kafka_settings, dlq, expect=POISON)]
+        outputs = read_all(kafka_settings, out, expect=GOOD)
+
+    assert sorted(serde.decode(out, m.value(), FrameRef).seq for m in outputs) == sorted(g.seq for g in goods)
+    assert len(letters) == POISON
+    by_key = {letter.key: letter for letter in letters}
+    assert set(by_key) == set(expected_reason)
+    sent = dict(records)
+    for key, letter in by_key.items():
+        assert letter.stage is DeadLetterStage.DECODE
+        assert letter.error_class == "anomaly_core.errors.DecodeError"
+        assert expected_reason[key] in letter.reason, (expected_reason[key], letter.reason)
+        assert letter.value == sent[key] and letter.original_topic == topic and letter.service == "poison-test"

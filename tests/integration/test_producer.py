@@ -1,0 +1,255 @@
+"""Camera producer against the real stack: exact frame counts, content-addressed objects, gap-free audio, and a
+store outage mid-run that loses nothing (a private MinIO server is stopped, never the shared one)."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+
+from anomaly_core.objectstore import ObjectStore
+from anomaly_core.registry import RegistryClient
+from anomaly_core.serde import AvroSerde
+from anomaly_core.settings import KafkaSettings, ObjectStoreSettings
+from producers.audio import decode_wav
+from producers.pipeline import PipelineOptions
+from producers.runner import build_services, make_pipeline
+from producers.samples import tone_clip
+from producers.sources import ReadOptions, parse_source
+from schemas.records import AudioChunkRef, FrameRef
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
+
+
+def _consume(kafka: KafkaSettings, topic: str, cls: type, expected: int, serde: AvroSerde) -> list:
+    """Every record of ``topic`` (all partitions, from the start); waits for ``expected`` then drains a moment."""
+    consumer = Consumer({**kafka.client_config(), "group.id": f"t-{topic}", "enable.auto.commit": False})
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+        out: list = []
+        deadline = time.monotonic() + 30
+        quiet_until = None
+        while time.monotonic() < deadline:
+            msg = consumer.poll(0.2)
+            if msg is None:
+                if len(out) >= expected:
+                    quiet_until = quiet_until or time.monotonic() + 1.0
+                    if time.monotonic() > quiet_until:
+                        break
+                continue
+            assert msg.error() is None, msg.error()
+            record = serde.decode(topic, msg.value(), cls)
+            assert msg.key().decode() == record.camera_id
+            out.append(record)
+        return sorted(out, key=lambda r: r.seq)
+    finally:
+        consumer.close()
+
+
+def _settings(
+    kafka_settings: KafkaSettings, store: ObjectStoreSettings, prefix: str, bucket: str
+) -> tuple[KafkaSettings, ObjectStoreSettings]:
+    kafka = kafka_settings.model_copy(update={"topic_prefix": prefix})
+    return kafka, store.model_copy(update={"frames_bucket": bucket, "audio_bucket": bucket})
+
+
+def _check_frames(refs: list[FrameRef], n: int, camera: str, store: ObjectStore, bucket: str) -> None:
+    assert [r.seq for r in refs] == list(range(n))
+    assert [r.captured_at for r in refs] == [T0 + timedelta(seconds=i) for i in range(n)]
+    assert [r.media_offset_ms for r in refs] == [1000 * i for i in range(n)]
+    stored = {o.object_name for o in store.client.list_objects(bucket, prefix="frames/", recursive=True)}
+    assert len(stored) == n
+    for ref in refs:
+        assert ref.camera_id == camera and ref.object.key in stored
+        assert ref.object.key == f"frames/{camera}/2026/04/01/{ref.object.sha256}.jpg"
+        data = store.get(ref.object)  # verifies the sha256 too
+        assert hashlib.sha256(data).hexdigest() == ref.object.sha256 and data[:2] == b"\xff\xd8"
+
+
+def test_clip_gives_one_frame_ref_per_second_and_gap_free_audio(
+    tmp_path: Path, kafka_settings, object_store_settings, unique_prefix, make_topics, bucket
+) -> None:
+    n = 6
+    clip = tone_clip(tmp_path / "clip.mp4", n, fps=10, width=160, height=120)
+    topics = make_topics(["media.frames.v1", "media.audio.v1"])
+    kafka, store_settings = _settings(kafka_settings, object_store_settings, unique_prefix, bucket)
+    services = build_services(kafka, store_settings, client_id="t-producer", kafka_timeout_s=30, store_timeout_s=30)
+    opts = PipelineOptions(camera_id="cam-it", rate=1.0, origin=T0, audio_chunk_seconds=2.0)
+    stats = make_pipeline(parse_source(str(clip)), ReadOptions(), opts, services, threading.Event()).run()
+    assert stats.frames_published == n and stats.frames_dropped == 0
+
+    serde = AvroSerde(RegistryClient(kafka.schema_registry_url))
+    frames = _consume(kafka, topics["media.frames.v1"], FrameRef, n, serde)
+    assert len(frames) == n
+    _check_frames(frames, n, "cam-it", services.store, bucket)
+    assert (frames[0].width, frames[0].height) == (160, 120)
+
+    chunks = _consume(kafka, topics["media.audio.v1"], AudioChunkRef, 3, serde)
+    assert [c.seq for c in chunks] == list(range(len(chunks)))
+    assert chunks[0].media_offset_ms == 0 and chunks[0].start_at == T0
+    for a, b in itertools.pairwise(chunks):
+        assert a.media_offset_ms + a.duration_ms == b.media_offset_ms  # no gap, no overlap
+        assert a.start_at + timedelta(milliseconds=a.duration_ms) == b.start_at
+    assert abs(chunks[-1].media_offset_ms + chunks[-1].duration_ms - n * 1000) <= 25
+    for chunk in chunks:
+        samples, rate = decode_wav(services.store.get(chunk.object))
+        assert rate == chunk.sample_rate == 16_000 and chunk.channels == 1
+        assert round(len(samples) * 1000 / rate) == chunk.duration_ms
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _minio_binary() -> Path:
+    from anomaly_core.settings import StackSettings
+    from devstack.minio import MINIO_VERSION
+    from devstack.paths import StackPaths
+
+    return StackPaths.from_settings(StackSettings()).cache / "bin" / f"minio-{MINIO_VERSION}"
+
+
+class PrivateMinio:
+    """A MinIO server of this test only, on its own port and data folder, that the test may stop and restart."""
+
+    def __init__(self, binary: Path, data: Path, settings: ObjectStoreSettings) -> None:
+        self.binary, self.data, self.settings = binary, data, settings
+        self.port = _free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        env = {
+            **os.environ,
+            "MINIO_ROOT_USER": self.settings.access_key.get_secret_value(),
+            "MINIO_ROOT_PASSWORD": self.settings.secret_key.get_secret_value(),
+            "MINIO_BROWSER": "off",
+            "MINIO_UPDATE": "off",
+        }
+        argv = [str(self.binary), "server", str(self.data), "--quiet", "--address", f"127.0.0.1:{self.port}"]
+        self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        store = ObjectStore.from_settings(self.settings.model_copy(update={"endpoint_url": self.url}), timeout_s=2)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                store.ping()
+                return
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(10)
+
+
+@pytest.fixture
+def private_minio(tmp_path: Path, object_store_settings: ObjectStoreSettings) -> Iterator[PrivateMinio]:
+    binary = _minio_binary()
+    if not binary.is_file():
+        pytest.skip(f"MinIO binary not built yet ({binary}); `anomaly stack up` builds it")
+    server = PrivateMinio(binary, tmp_path / "minio-data", object_store_settings)
+    server.start()
+    yield server
+    if server.proc is not None and server.proc.poll() is None:
+        server.kill()
+
+
+@pytest.mark.slow
+def test_store_outage_mid_run_loses_no_frame(
+    tmp_path: Path, kafka_settings, object_store_settings, unique_prefix, make_topics, private_minio
+) -> None:
+    n = 7
+    clip = tone_clip(tmp_path / "clip.mp4", n, fps=5, width=96, height=64, audio=False)
+    topics = make_topics(["media.frames.v1", "media.audio.v1"])
+    store_settings = object_store_settings.model_copy(update={"endpoint_url": private_minio.url})
+    kafka, store_settings = _settings(kafka_settings, store_settings, unique_prefix, "frames")
+    services = build_services(kafka, store_settings, client_id="t-outage", kafka_timeout_s=30, store_timeout_s=60)
+    # --realtime: the file plays like a live camera, so the outage falls in the middle of the run.
+    opts = PipelineOptions(camera_id="cam-outage", rate=1.0, origin=T0, realtime=True)
+    pipeline = make_pipeline(parse_source(str(clip)), ReadOptions(audio=False), opts, services, threading.Event())
+    result: dict = {}
+    runner = threading.Thread(target=lambda: result.setdefault("stats", pipeline.run()))
+    runner.start()
+    deadline = time.monotonic() + 20
+    while pipeline.stats.frames_published < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert pipeline.stats.frames_published >= 2
+    private_minio.kill()
+    time.sleep(3.0)
+    private_minio.start()
+    runner.join(60)
+    assert not runner.is_alive()
+
+    stats = result["stats"]
+    assert stats.upload_retries > 0, "the outage did not hit an upload"
+    assert stats.frames_published == n and stats.frames_dropped == 0
+    serde = AvroSerde(RegistryClient(kafka.schema_registry_url))
+    frames = _consume(kafka, topics["media.frames.v1"], FrameRef, n, serde)
+    assert len(frames) == n
+    _check_frames(frames, n, "cam-outage", services.store, "frames")
+
+
+def test_cameras_are_registered_once_and_updated(pg_dsn: str) -> None:
+    import psycopg
+
+    from anomaly_core.db import migrate
+    from producers.cameras import CameraConfig, register_camera
+    from schemas.records import SourceKind
+
+    migrate(pg_dsn)
+    cam = CameraConfig("door", "Front door", "rtsp://admin:hunter2@10.1.1.5/live", "hall")
+    register_camera(pg_dsn, cam, SourceKind.STREAM, started=T0)
+    register_camera(pg_dsn, CameraConfig("door", "Door", "rtsp://10.1.1.6/live"), SourceKind.STREAM, started=T0)
+    with psycopg.connect(pg_dsn) as conn:
+        rows = conn.execute(
+            "select camera_id, name, source, source_kind, location, last_started_at from cameras"
+        ).fetchall()
+    assert rows == [("door", "Door", "rtsp://10.1.1.6/live", "STREAM", "", T0)]
+    register_camera(pg_dsn, cam, SourceKind.STREAM)
+    with psycopg.connect(pg_dsn) as conn:
+        (source,) = conn.execute("select source from cameras where camera_id = 'door'").fetchone()
+    assert "hunter2" not in source and source == "rtsp://admin:***@10.1.1.5/live"
+
+
+def test_retention_rules_and_the_evidence_limit(object_store_settings, bucket: str) -> None:
+    from producers.retention import BucketRetention, apply_lifecycle, current_lifecycle_days, sweep_bucket
+
+    store = ObjectStore.from_settings(object_store_settings)
+    rule = BucketRetention(bucket, "evidence", timedelta(days=3), max_objects=2)
+    apply_lifecycle(store.client, rule)
+    assert current_lifecycle_days(store.client, bucket) == 3
+    for i in range(5):
+        store.put(bucket, f"ev/{i}.jpg", b"x" * (i + 1), "image/jpeg")
+        time.sleep(0.01)
+    now = datetime.now(UTC)
+    dry = sweep_bucket(store.client, rule, now, dry_run=True)
+    assert (dry.scanned, dry.over_limit, dry.deleted) == (5, 3, 0)
+    done = sweep_bucket(store.client, rule, now, dry_run=False)
+    assert done.deleted == 3 and not done.errors
+    assert len(list(store.client.list_objects(bucket, recursive=True))) == 2
+    # everything is older than a retention of zero seconds from an hour ahead
+    later = sweep_bucket(
+        store.client, BucketRetention(bucket, "frames", timedelta(0)), now + timedelta(hours=1), dry_run=False
+    )
+    assert later.expired == 2 and later.deleted == 2

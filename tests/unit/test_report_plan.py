@@ -1,0 +1,40 @@
+"""Which services a run starts, given the models on the machine."""
+
+from __future__ import annotations
+
+from reports.plan import plan_run, producer_args
+
+
+def test_only_processors_with_models_run_and_the_rest_say_how_to_get_them() -> None:
+    plan = plan_run({"pose", "whisper"})
+    assert [s.name for s in plan.services] == ["pose", "audio", "fusion", "projection"]
+    assert plan.service("fusion").upstream == ("pose", "audio")
+    assert plan.service("projection").upstream == ("fusion",)
+    assert plan.skipped == [
+        "scene: clip weights are not on this machine (`anomaly models pull clip`)",
+        "caption: blip weights are not on this machine (`anomaly models pull blip`)",
+    ]
+    assert [s.name for s in plan.stages()] == ["produce", "pose", "audio", "fusion", "projection"]
+    assert plan.service("pose").group == "processor-pose"
+
+
+def test_every_model_present_adds_scene_caption_and_the_api_when_asked() -> None:
+    plan = plan_run({"pose", "clip", "blip", "whisper"}, with_api=True)
+    assert [s.name for s in plan.services] == ["pose", "scene", "audio", "fusion", "caption", "projection", "api"]
+    assert plan.service("projection").upstream == ("fusion", "caption")
+    assert plan.skipped == []
+    # The API serves requests; it has no input topic to catch up on, so it is not a stage.
+    assert "api" not in [s.name for s in plan.stages()]
+
+
+def test_producer_arguments() -> None:
+    assert producer_args("a.mp4", "cam", realtime=False) == [
+        "produce",
+        "camera",
+        "--source",
+        "a.mp4",
+        "--camera-id",
+        "cam",
+        "--no-realtime",
+    ]
+    assert producer_args("a.wav", "mic", realtime=True, video=False)[:2] == ["produce", "audio"]
