@@ -49,8 +49,11 @@ class ExitCode(IntEnum):
 RUN_FRAME_RATE = "5"
 SAMPLES_DIR = Path("data/samples")
 SERVICE_START_TIMEOUT_S = 180.0
-#: Fusion batch for recorded files: the whole of a few files' scores in one batch, windows then judged in order.
+#: Fusion batches for recorded files: every score already waits in Kafka, so the worker gathers them for up to
+#: two seconds into one batch and judges each camera's windows in event-time order (small batches cut at random
+#: points would let one modality's evidence open an incident before another's earlier evidence is seen).
 FUSION_BATCH_FOR_FILES = 100_000
+FUSION_WAIT_FOR_FILES = 2000
 
 
 def analyze(
@@ -72,18 +75,20 @@ def analyze(
     keep_topics: Annotated[bool, typer.Option(help="Keep the run's Kafka topics (deleted by default).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
 ) -> None:
-    """Run recorded files through the platform as fast as the processors allow and write a report.
+    """Run recorded files through the platform and write a report.
 
-    Each file becomes a camera under a private topic prefix. When the fusion has seen everything,
-    REPORT/report.json (anomalies with time ranges from the file start, kinds, severity, reasons,
-    transcript excerpts, lineage) and REPORT/report.html (score timelines, evidence, transcript)
-    are written.
+    Each file is a camera under a private topic prefix, read as fast as the
+    processors allow. Once the fusion has seen everything, REPORT/report.json
+    (anomalies with time ranges from the file start, kinds, severity, reasons,
+    transcript excerpts, lineage) and REPORT/report.html (score timelines,
+    evidence frames, transcript) are written.
 
-    Exit codes: 0 ok; 1 platform unavailable; 3 --fail-on met; 4 some files unusable;
-    5 pipeline incomplete (the missing stage is named).
+    Exit codes: 0 ok; 1 platform unavailable; 3 --fail-on met;
+    4 some files unusable; 5 pipeline incomplete (the stage is named).
     """
     from rich.console import Console
 
+    from anomaly_core.supervisor import terminate_as_interrupt
     from reports.json_out import report_to_json
 
     threshold = _severity(fail_on)
@@ -97,16 +102,17 @@ def analyze(
         result = _empty_report(run_id, problems, t0)
         code = ExitCode.BAD_INPUT
     else:
-        result, code = _run_analysis(
-            run_id,
-            sources=sources,
-            problems=problems,
-            timeout_s=timeout,
-            stall_s=stall,
-            keep_topics=keep_topics,
-            console=console,
-            t0=t0,
-        )
+        with terminate_as_interrupt():
+            result, code = _run_analysis(
+                run_id,
+                sources=sources,
+                problems=problems,
+                timeout_s=timeout,
+                stall_s=stall,
+                keep_topics=keep_topics,
+                console=console,
+                t0=t0,
+            )
     _write(result, report, console)
     code = _exit_code(result, code, threshold)
     if as_json:
@@ -127,17 +133,22 @@ def demo(
     realtime: Annotated[bool, typer.Option(help="Pace files like live cameras.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="No live view; print a JSON summary at the end.")] = False,
 ) -> None:
-    """Run the whole platform on sample media: stack, producers, processors, fusion, API.
+    """Run the whole platform on sample media, with a live view.
 
-    Shows cameras, frames/s, consumer lag and anomalies live, prints the dashboard URL and a fresh
-    API key, and ends once the samples are done (or after --duration, or on Ctrl-C), stopping
+    Starts the stack, the processors whose models are present, the fusion,
+    the projection and the API; prints the dashboard URL and a fresh API key;
+    shows cameras, frames/s, consumer lag and anomalies as they come. Ends
+    when the samples are done (or after --duration, or on Ctrl-C), stopping
     every service cleanly.
     """
     from rich.console import Console
 
+    from anomaly_core.supervisor import terminate_as_interrupt
+
     console = Console(stderr=as_json)
     try:
-        code = _run_demo(duration, source or [], realtime, as_json, console)
+        with terminate_as_interrupt():
+            code = _run_demo(duration, source or [], realtime, as_json, console)
     except KeyboardInterrupt:
         console.print("[yellow]stopped[/]")
         code = ExitCode.OK
@@ -234,7 +245,12 @@ def _run_analysis(
         log_dir=log_dir,
         env=_run_env(),
         service_groups=_service_groups(),
-        service_env={"fusion": {"FUSION_MAX_BATCH": str(FUSION_BATCH_FOR_FILES)}},
+        service_env={
+            "fusion": {
+                "FUSION_MAX_BATCH": str(FUSION_BATCH_FOR_FILES),
+                "FUSION_MAX_WAIT_MS": str(FUSION_WAIT_FOR_FILES),
+            }
+        },
         deferred={"fusion"},
     )
     serde = _serde(kafka)
@@ -364,7 +380,8 @@ def _print_summary(report: Report, console: Console, folder: Path) -> None:
                 format_time(a.end_s),
                 "; ".join(a.reasons[:3]),
             )
-    console.print(table)
+    if report.anomalies:
+        console.print(table)
     for cam in report.cameras:
         if not cam.anomalies:
             console.print(f"{cam.camera_id}: no anomaly")

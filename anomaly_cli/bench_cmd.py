@@ -72,8 +72,12 @@ def infra(
         f"  {result.events_per_cpu_s:,} events per CPU-second of this process "
         f"(load average {result.load_average}: other processes share the machine)"
     )
-    console.print(f"  encode+produce  {result.produce_events_per_s:>9,} events/s  ({result.produce_s:.2f} s)")
-    console.print(f"  consume+decode  {result.consume_events_per_s:>9,} events/s  ({result.consume_s:.2f} s)")
+    phases = (
+        ("encode+produce", result.produce_events_per_s, result.produce_s, result.produce_cpu_s),
+        ("consume+decode", result.consume_events_per_s, result.consume_s, result.consume_cpu_s),
+    )
+    for label, rate, wall_s, cpu_s in phases:
+        console.print(f"  {label}  {rate:>9,} events/s  ({wall_s:.2f} s, CPU {cpu_s:.2f} s)")
     console.print(f"  encode {result.encode_us:.1f} us, decode {result.decode_us:.1f} us per event (no Kafka)")
     console.print(f"  {result.machine}")
 

@@ -30,14 +30,15 @@ def _print(rows: list[ModelRow], as_json: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("model", "id", "source", "size MB", "version", "load s", "ok", "path / detail")
+    table = Table("model", "id", "source", "size MB", "version", "load s", "ok")
     for r in rows:
         size = f"{r.size_bytes / 1e6:.1f}" if r.size_bytes is not None else "-"
         ok = "-" if r.ok is None else ("yes" if r.ok else "NO")
-        table.add_row(
-            r.name, r.model_id, r.source, size, r.version or "-", str(r.load_s or "-"), ok, r.detail or r.path or "-"
-        )
-    Console().print(table)
+        table.add_row(r.name, r.model_id, r.source, size, r.version or "-", str(r.load_s or "-"), ok)
+    console = Console()
+    console.print(table)
+    for r in rows:  # paths and errors are long: one line each under the table
+        console.print(f"{r.name}: {r.detail or r.path or 'not on disk'}", soft_wrap=True)
 
 
 def _names(names: list[str] | None) -> list[str]:

@@ -10,6 +10,7 @@ import os
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from anomaly_core import topics
@@ -72,6 +73,7 @@ class PipelineRun:
         self.sources: dict[str, str] = {}  # camera id -> source shown in reports
         self._probe: LagProbe | None = None
         self._baseline: dict[str, int] = {}
+        self.origin: datetime | None = None
 
     @property
     def probe(self) -> LagProbe:
@@ -101,8 +103,11 @@ class PipelineRun:
     def start_producer(
         self, camera_id: str, source: str, *, realtime: bool, video: bool = True, shown_as: str | None = None
     ) -> None:
+        """One producer per source; every source starts on the same whole second of event time."""
         name = f"producer-{camera_id}"
-        argv = anomaly_command(*producer_args(source, camera_id, realtime=realtime, video=video))
+        origin = self.origin or datetime.now(UTC).replace(microsecond=0)
+        self.origin = origin
+        argv = anomaly_command(*producer_args(source, camera_id, realtime=realtime, video=video, origin=origin))
         self.supervisor.start(ChildSpec(name, argv, finite=True))
         self.producers[camera_id] = name
         self.sources[camera_id] = shown_as or source

@@ -45,18 +45,22 @@ class _UnsupportedError(Exception):
 # --- primitives (shared by every generated function) --------------------------------------------------------------
 
 
+def _unrolled_varint(length: int) -> Callable[[int], bytes]:
+    """Encodes a zigzagged value of exactly ``length`` 7-bit groups (no loop: timestamps take 6 of them)."""
+    groups = [f"((z >> {7 * i}) & 127) | 128" for i in range(length - 1)] + [f"z >> {7 * (length - 1)}"]
+    return typing.cast(Callable[[int], bytes], eval(f"lambda z: bytes(({', '.join(groups)},))"))  # noqa: S307
+
+
+_VARINTS = [_unrolled_varint(max(1, k)) for k in range(11)]
+
+
 def _long(n: int) -> bytes:
     if -64 <= n < 64:
         return _SMALL[n + 64]
     if not _LONG_MIN <= n <= _LONG_MAX:
         raise OverflowError(f"{n} does not fit an Avro long")
     z = (n << 1) ^ (n >> 63)
-    out = bytearray()
-    while z > 0x7F:
-        out.append((z & 0x7F) | 0x80)
-        z >>= 7
-    out.append(z)
-    return bytes(out)
+    return _VARINTS[(z.bit_length() + 6) // 7](z)
 
 
 def _int(n: int) -> bytes:
@@ -369,7 +373,7 @@ class _Builder:
                 f"{pad}if c < 128 and not c & 1:",
                 f"{pad}    e = p + 1 + (c >> 1)",
                 f"{pad}    if e > lb:",
-                f"{pad}        raise CodecError(f'truncated: a string of {{c >> 1}} bytes at byte {{p}} runs past the end')",
+                f"{pad}        raise CodecError(f'truncated: {{c >> 1}}-byte string at byte {{p}}')",
                 f"{pad}    {target} = b[p + 1 : e].decode()",
                 f"{pad}    p = e",
                 f"{pad}else:",

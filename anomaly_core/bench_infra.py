@@ -36,6 +36,8 @@ class InfraBenchResult:
     value_bytes: int
     produce_s: float
     consume_s: float
+    produce_cpu_s: float
+    consume_cpu_s: float
     events_per_s: float
     events_per_cpu_s: float
     produce_events_per_s: float
@@ -129,6 +131,8 @@ def run_infra_bench(
         value_bytes=value_bytes // events,
         produce_s=round(produce.wall_s, 3),
         consume_s=round(consume.wall_s, 3),
+        produce_cpu_s=round(produce.cpu_s, 3),
+        consume_cpu_s=round(consume.cpu_s, 3),
         events_per_s=round(events / (produce.wall_s + consume.wall_s)),
         events_per_cpu_s=round(events / (produce.cpu_s + consume.cpu_s)),
         produce_events_per_s=round(events / produce.wall_s),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import struct
+import typing
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -31,6 +32,7 @@ T = TypeVar("T")
 
 MAGIC_BYTE = 0
 _HEADER = struct.Struct(">bI")
+_SCHEMA_ID = struct.Struct(">I")
 HEADER_SIZE = _HEADER.size
 
 
@@ -71,13 +73,20 @@ class _WriterSchema:
 
 
 class AvroSerde:
-    """Encodes records to, and decodes them from, the Confluent wire format through a schema registry."""
+    """Encodes records to, and decodes them from, the Confluent wire format through a schema registry.
+
+    The steady state is two dict lookups per record: the header (and codec) of a (topic, class) for encoding,
+    the codec of a (schema id, class) whose writer schema is the local one for decoding. Everything else
+    (registration, writer schemas from other versions, errors) is resolved once and cached.
+    """
 
     def __init__(self, registry: RegistryClient) -> None:
         self.registry = registry
         self._ids: dict[tuple[str, str], int] = {}
+        self._headers: dict[tuple[str, type], tuple[bytes, RecordCodec | None]] = {}
         self._locals: dict[type, _LocalSchema] = {}
         self._writers: dict[int, _WriterSchema] = {}
+        self._readers: dict[tuple[int, type], RecordCodec] = {}  # (schema id, class) -> codec, writer == local
 
     # --- encoding -----------------------------------------------------------------------------------------------
 
@@ -92,8 +101,18 @@ class AvroSerde:
 
     def encode(self, topic: str, record: Any) -> bytes:
         """``record`` as wire-format bytes for ``topic``. ValidationError if it does not fit its schema."""
-        schema_id = self.schema_id(topic, type(record))
-        return _HEADER.pack(MAGIC_BYTE, schema_id) + self.encode_body(record)
+        cls = type(record)
+        cached = self._headers.get((topic, cls))
+        if cached is None:
+            header = _HEADER.pack(MAGIC_BYTE, self.schema_id(topic, cls))
+            cached = self._headers[(topic, cls)] = (header, self._local(cls).codec)
+        header, codec = cached
+        if codec is not None:
+            try:
+                return codec.encode(record, header)
+            except Exception:  # noqa: S110 - the fastavro path below is authoritative and explains the failure
+                pass
+        return header + _fastavro_encode(self._local(cls), record)
 
     def encode_body(self, record: Any) -> bytes:
         """The schemaless Avro body of ``record`` (no header, no registry)."""
@@ -109,9 +128,22 @@ class AvroSerde:
 
     def decode(self, topic: str, data: bytes | None, cls: type[T]) -> T:
         """The record of type ``cls`` in wire-format ``data`` read from ``topic``; DecodeError with a reason."""
-        schema_id, body = unframe(data)
+        if data is None or len(data) < HEADER_SIZE or data[0] != MAGIC_BYTE:
+            unframe(data)  # raises the precise DecodeError
+        data = typing.cast(bytes, data)
+        schema_id = _SCHEMA_ID.unpack_from(data, 1)[0]
+        codec = self._readers.get((schema_id, cls))
+        if codec is not None:  # the steady state: our own schema, read in place after the header
+            try:
+                record: T = codec.decode(data, HEADER_SIZE)
+            except CodecError as exc:
+                raise DecodeError(f"corrupt {cls.__name__} body (schema id {schema_id}): {exc}") from exc
+            return record
         writer = self._writer(schema_id)
-        return self.decode_body(body, writer, cls, topic=topic)
+        local = self._local(cls)
+        if writer.full_name == local.full_name and writer.canonical == local.canonical and local.codec is not None:
+            self._readers[(schema_id, cls)] = local.codec
+        return self.decode_body(data[HEADER_SIZE:], writer, cls, topic=topic)
 
     def decode_body(self, body: bytes, writer: _WriterSchema, cls: type[T], *, topic: str = "") -> T:
         local = self._local(cls)

@@ -1,7 +1,7 @@
 """Starts platform services as child processes, watches them, and stops them cleanly.
 
 Used by ``anomaly demo`` and ``anomaly analyze`` to run producers, processors, fusion and the API on one machine.
-Each child gets its own session, so a Ctrl-C in the terminal reaches only the parent, which then stops the
+Each child runs in its own process group, so a Ctrl-C in the terminal reaches only the parent, which then stops the
 children with SIGTERM (finish the batch, flush, commit) and escalates to SIGKILL after a grace period.
 On Linux a child also receives SIGTERM if the parent dies without cleaning up.
 """

@@ -43,10 +43,13 @@ def production_options(api: ApiServerSettings, *, host: str, port: int, workers:
         "ws_max_size": WS_MAX_SIZE,
         "ws_ping_interval": 20.0,
         "ws_ping_timeout": 20.0,
+        # Compression is per socket: fanning one event out to N clients would deflate it N times.
+        "ws_per_message_deflate": False,
         "timeout_keep_alive": 30,
         "limit_concurrency": api.limit_concurrency,
         "limit_max_requests": api.limit_max_requests or None,
         "proxy_headers": False,
+        "log_config": None,  # keep the process's own logging (text or JSON lines), set up before serving
     }
 
 

@@ -7,7 +7,8 @@ commit input offsets only AFTER every camera touched is checkpointed — plus st
 dead-letter plumbing; the logic is the pure core (``observe`` -> ``camera.step`` -> ``fuse``/``incidents``).
 
 Per batch:
-1. decode + validate each record (bad ones become dead letters), group by camera, ``step`` each camera;
+1. decode + validate each record (bad ones become dead letters), merge the inputs of each partition number in
+   event time (``align.py``: records far ahead of a sibling with a backlog wait), ``step`` each camera;
 2. cameras that publish: checkpoint (state + outbox) -> ack -> publish the revisions -> ack;
 3. every ``checkpoint_ms``: checkpoint every other touched camera -> ack -> commit the input offsets.
 A crash anywhere leaves either an older checkpoint (records are re-processed from the committed offsets and
@@ -20,7 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -37,12 +38,14 @@ from anomaly_core.registry import RegistryClient
 from anomaly_core.serde import AvroSerde
 from anomaly_core.settings import KafkaSettings
 from fusion_app import checkpoint as ckpt
+from fusion_app.align import Aligner, Item
 from fusion_app.camera import CameraState, StepResult, idle, step
 from fusion_app.codecs import FusionTopics, decode_score
 from fusion_app.events import to_event
 from fusion_app.incidents import Incident
 from fusion_app.liveness import CommitLiveness
 from fusion_app.observe import Where, observe
+from fusion_app.reader import settled
 from fusion_app.rules import Rules
 from fusion_app.settings import FusionSettings
 from fusion_app.statecodec import Pending
@@ -84,10 +87,15 @@ class FusionWorker:
         self.registry = RegistryClient(kafka.schema_registry_url)
         self.serde = AvroSerde(self.registry)
         self.metrics = RuntimeMetrics(SERVICE)
-        self.producer = ReliableProducer(kafka, client_id=self.group, on_ack=self._acked)
+        # Checkpoints are repetitive JSON: lz4 shrinks them several times for little CPU.
+        self.producer = ReliableProducer(
+            kafka, client_id=self.group, config={"compression.type": "lz4"}, on_ack=self._acked
+        )
         self.consumer = Consumer(self._consumer_config())
         self.liveness = CommitLiveness(SERVICE, settings.liveness_timeout_s, settings.liveness_file)
         self.states: dict[str, CameraState] = {}
+        self.changelog = ckpt.Changelog(self.topics.state, self.group)
+        self.aligner = Aligner(settings.align_ms, self.topics.scores)
         self.partition_of: dict[str, int] = {}
         self.dirty: set[str] = set()
         self.owned: set[int] = set()
@@ -108,6 +116,13 @@ class FusionWorker:
             "auto.offset.reset": "earliest",
             "enable.partition.eof": self.bounded,
             "max.poll.interval.ms": 600_000,
+            "on_commit": self._committed,
+            # Small fetches per partition keep what one batch brings of one topic short in event time, so
+            # reading a backlog stays aligned across the inputs (see align.py).
+            "max.partition.fetch.bytes": 65_536,
+            "session.timeout.ms": self.settings.session_timeout_ms,
+            "heartbeat.interval.ms": max(500, self.settings.session_timeout_ms // 4),
+            **({"group.instance.id": self.settings.instance_id} if self.settings.instance_id else {}),
         }
 
     # --- loop ---------------------------------------------------------------------------------------------------
@@ -123,7 +138,7 @@ class FusionWorker:
             while not self.stop.is_set():
                 records = self.consumer.consume(self.settings.max_batch, self.settings.max_wait_ms / 1000)
                 batch = [r for r in records if not self._is_control(r)]
-                if batch:
+                if batch or self.aligner.held:  # held records may be released once a sibling caught up
                     self.first_batch_at = self.first_batch_at or time.monotonic()
                     self._process(batch)
                     self.last_batch_at = time.monotonic()
@@ -136,7 +151,7 @@ class FusionWorker:
                     self._checkpoint()
                     next_checkpoint = now + self.settings.checkpoint_ms / 1000
                 self.liveness.check()
-                if self.ends and self.finished >= set(self.ends):
+                if self.ends and self.finished >= set(self.ends) and not self.aligner.held:
                     log.info("bounded run reached its end on every partition")
                     break
             clean = True
@@ -146,7 +161,7 @@ class FusionWorker:
     def _shutdown(self, clean: bool) -> None:
         if clean:
             try:
-                self._checkpoint()
+                self._checkpoint(sync=True)
             except (TransientError, KafkaException) as exc:
                 log.error("final checkpoint failed (%s): the uncommitted tail is processed again after restart", exc)
         self.producer.flush(10.0)
@@ -156,7 +171,7 @@ class FusionWorker:
 
     def _process(self, records: list[Any]) -> None:
         try:
-            by_camera, letters, partition_of = self._read(records)
+            items, letters = self._read(records)
         except TransientError as exc:
             # The registry is unreachable: nothing was applied yet, so read the same records again later.
             for raw in records:
@@ -165,11 +180,18 @@ class FusionWorker:
             self._keep_alive(1.0)
             self._resume()
             return
+        ready = self.aligner.release(items, self.consumer, self.finished)
+        held = self.aligner.first_held()
         for raw in records:
             tp = (raw.topic(), raw.partition())
             if tp not in self.finished:
                 self.positions[tp] = max(self.positions.get(tp, 0), raw.offset() + 1)
-        self.partition_of.update(partition_of)
+        for tp, offset in held.items():
+            self.positions[tp] = min(self.positions.get(tp, offset), offset)  # held records are not done yet
+        by_camera: dict[str, list[Obs | CaptionObs]] = defaultdict(list)
+        for it in ready:
+            by_camera[it.camera_id].append(it.obs)
+            self.partition_of[it.camera_id] = it.tp[1]
         wall_ms = int(time.time() * 1000)
         outgoing: dict[str, list[Incident]] = {}
         for camera, batch in by_camera.items():
@@ -180,16 +202,16 @@ class FusionWorker:
         self.liveness.progressed()
         self._publish(outgoing, letters)
         for tp, end in self.ends.items():
-            if self.positions.get(tp, -1) >= end:
+            if self.positions.get(tp, -1) >= end and tp not in held:
                 self.finished.add(tp)
 
-    def _read(self, records: list[Any]) -> tuple[dict[str, list[Obs | CaptionObs]], list[Delivery], dict[str, int]]:
-        """Observations by camera and dead letters; raises TransientError before changing anything."""
+    def _read(self, records: list[Any]) -> tuple[list[Item], list[Delivery]]:
+        """Decoded, validated observations and dead letters; raises TransientError before changing anything."""
         letters: list[Delivery] = []
-        by_camera: dict[str, list[Obs | CaptionObs]] = defaultdict(list)
-        partition_of: dict[str, int] = {}
+        items: list[Item] = []
+        for topic, n in Counter(raw.topic() for raw in records).items():
+            self.metrics.consumed.labels(SERVICE, topic).inc(n)
         for raw in records:
-            self.metrics.consumed.labels(SERVICE, raw.topic()).inc()
             _, ts = raw.timestamp()
             if self.to_ms is not None and ts > self.to_ms:
                 self._finish((raw.topic(), raw.partition()))
@@ -205,9 +227,8 @@ class FusionWorker:
             for warning in warnings:
                 self._counts.labels("clamped").inc()
                 log.warning("%s[%d]@%d: %s", raw.topic(), raw.partition(), raw.offset(), warning)
-            by_camera[record.camera_id].append(obs)
-            partition_of[record.camera_id] = raw.partition()
-        return by_camera, letters, partition_of
+            items.append(Item((raw.topic(), raw.partition()), raw.offset(), record.camera_id, obs))
+        return items, letters
 
     def _account(self, camera: str, result: StepResult) -> None:
         self.states[camera] = result.state
@@ -269,34 +290,43 @@ class FusionWorker:
                     pending.append((self.topics.candidates, camera, self.serde.encode(self.topics.candidates, event)))
                 self._counts.labels(f"published_{event.state.value.lower()}").inc()
             state = self.states[camera]
-            checkpoints.append(
-                ckpt.checkpoint(self.topics.state, self.group, self.partition_of[camera], state, pending)
-            )
+            checkpoints.append(self.changelog.record(self.partition_of[camera], state, pending))
             self.dirty.discard(camera)
             outputs += [Delivery(topic, key.encode(), value) for topic, key, value in pending]
         # State (with what it is about to publish) first: a revision is never visible before the state that made it.
         self._deliver(checkpoints + letters)
         self._deliver(outputs)
 
-    def _checkpoint(self) -> None:
+    def _checkpoint(self, *, sync: bool = False) -> None:
         """Checkpoints every camera touched since the last time, then commits the input offsets."""
         deliveries = [
-            ckpt.checkpoint(self.topics.state, self.group, self.partition_of[c], self.states[c], [])
-            for c in sorted(self.dirty)
-            if c in self.states
+            self.changelog.record(self.partition_of[c], self.states[c]) for c in sorted(self.dirty) if c in self.states
         ]
         self._deliver(deliveries)
         self.dirty.clear()
-        if self.positions:
-            offsets = [TopicPartition(t, p, o) for (t, p), o in self.positions.items()]
-            try:
+        if not self.positions:
+            self.liveness.committed()  # nothing in hand
+            return
+        offsets = [TopicPartition(t, p, o) for (t, p), o in self.positions.items()]
+        try:
+            if sync:
                 self.consumer.commit(offsets=offsets, asynchronous=False)
-            except KafkaException as exc:
-                if exc.args[0].code() != KafkaError._NO_OFFSET:
-                    log.warning("commit failed (%s); retried at the next checkpoint", exc)
-                    return
-            self.positions.clear()
-        self.liveness.committed()
+                self.liveness.committed()
+            else:
+                # Periodic commits do not wait (the checkpoints they follow are acknowledged already; a lost
+                # commit only means re-reading records the state skips). The callback tells the liveness signal.
+                self.consumer.commit(offsets=offsets, asynchronous=True)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError._NO_OFFSET:
+                log.warning("commit failed (%s); retried at the next checkpoint", exc)
+                return
+        self.positions.clear()
+
+    def _committed(self, err: KafkaError | None, _partitions: list[TopicPartition]) -> None:
+        if err is None:
+            self.liveness.committed()
+        elif err.code() != KafkaError._NO_OFFSET:
+            log.warning("commit failed: %s", err)
 
     def _deliver(self, deliveries: list[Delivery]) -> None:
         """Sends and waits for every acknowledgement, retrying failures with backoff (the consumer is paused)."""
@@ -333,7 +363,8 @@ class FusionWorker:
             self.consumer.seek(TopicPartition(record.topic(), record.partition(), record.offset()))
 
     def _resume(self) -> None:
-        assignment = [tp for tp in self.consumer.assignment() if (tp.topic, tp.partition) not in self.finished]
+        held = self.finished | self.aligner.paused
+        assignment = [tp for tp in self.consumer.assignment() if (tp.topic, tp.partition) not in held]
         if assignment:
             self.consumer.resume(assignment)
 
@@ -367,6 +398,8 @@ class FusionWorker:
             self.partition_of[camera] = r.partition
             resend += [Delivery(topic, key.encode(), value) for topic, key, value in r.outbox]
         self.owned |= set(numbers)
+        committed = settled(consumer.committed, partitions, timeout=10.0)
+        self.aligner.assigned({(tp.topic, tp.partition): tp.offset for tp in committed})
         log.info(
             "assigned partitions %s: restored %d cameras, re-sending %d outputs", numbers, len(restored), len(resend)
         )
@@ -377,16 +410,17 @@ class FusionWorker:
     def _bounded(self, consumer: Consumer, partitions: list[TopicPartition]) -> list[TopicPartition]:
         """A replay's positions: the group's commit, else the first record at ``from_ms``, else the beginning;
         each partition ends at its end offset of now (and at ``to_ms``)."""
-        committed = {(tp.topic, tp.partition): tp.offset for tp in consumer.committed(partitions, timeout=10.0)}
+        committed = {
+            (tp.topic, tp.partition): tp.offset for tp in settled(consumer.committed, partitions, timeout=10.0)
+        }
         out = []
         for p in partitions:
             tp = (p.topic, p.partition)
-            low, high = consumer.get_watermark_offsets(p, timeout=10.0)
+            low, high = settled(consumer.get_watermark_offsets, p, timeout=10.0)
             start = committed.get(tp, -1)
             if start < 0 and self.from_ms is not None:
-                (found,) = consumer.offsets_for_times(
-                    [TopicPartition(p.topic, p.partition, self.from_ms)], timeout=10.0
-                )
+                wanted = [TopicPartition(p.topic, p.partition, self.from_ms)]
+                (found,) = settled(consumer.offsets_for_times, wanted, timeout=10.0)
                 start = found.offset if found.offset >= 0 else high  # -1: nothing that recent
             start = max(start, low)
             self.ends[tp] = high
@@ -398,7 +432,7 @@ class FusionWorker:
     def _revoked(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Checkpoint and commit before handing partitions over, then forget their cameras."""
         try:
-            self._checkpoint()
+            self._checkpoint(sync=True)
         except (TransientError, KafkaException) as exc:
             log.warning("checkpoint on revoke failed (%s): the new owner re-processes from the last commit", exc)
         self._forget({p.partition for p in partitions})
@@ -413,6 +447,7 @@ class FusionWorker:
             self.dirty.discard(camera)
         self.positions = {tp: o for tp, o in self.positions.items() if tp[1] not in numbers}
         self.owned -= numbers
+        self.aligner.forget(numbers)
         log.info("partitions %s revoked", sorted(numbers))
 
     def _finish(self, tp: tuple[str, int]) -> None:

@@ -5,20 +5,22 @@ Both phases run against the real stack, on private topics (a fresh prefix) and a
 * throughput: scripted score streams for many cameras are produced first, then one worker drains them; the
   figure is score events per second between its first and last batch (decode, validate, windows, fuse,
   incidents, checkpoints, commits included);
-* latency: a live worker and the projection sink run while score events are produced at their event time
-  (as cameras would); for each anomaly, latency = commit time of its first row (``created_at``) minus the
-  produce time of the newest score in the lineage of its first revision.
+* latency: ``anomaly fusion worker`` and ``anomaly projection sink`` run as their own processes (as deployed)
+  while score events are produced at their event time (as live cameras would); for each anomaly, latency =
+  commit time of its first row (``created_at``) minus the produce time of the newest score in the lineage of its
+  first revision.
 """
 
 from __future__ import annotations
 
 import os
 import platform
-import threading
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Producer
@@ -28,13 +30,13 @@ from anomaly_core import admin
 from anomaly_core import topics as catalog
 from anomaly_core.db import connect
 from anomaly_core.registry import RegistryClient
-from anomaly_core.runtime import ServiceSpec, run_service
 from anomaly_core.serde import AvroSerde
 from anomaly_core.settings import KafkaSettings
+from anomaly_core.supervisor import ChildSpec, Supervisor, anomaly_command
 from fusion_app.app import FusionWorker
 from fusion_app.codecs import FusionTopics
+from fusion_app.offline import run_offline, with_offsets
 from fusion_app.pgschema import private_schema
-from fusion_app.projection import Projection
 from fusion_app.reader import read_range
 from fusion_app.rules import Rules
 from fusion_app.scenarios import SCENARIOS, ScoreRecord
@@ -56,12 +58,15 @@ class FusionBenchResult:
     throughput_events_per_s: float
     throughput_seconds: float
     anomalies_in_throughput_run: int
+    same_anomalies_as_in_memory_run: bool
     latency_events: int
     latency_anomalies: int
     latency_p50_ms: float
     latency_p95_ms: float
     latency_p99_ms: float
     latency_max_ms: float
+    decision_p50_ms: float  # of which: last score produced -> first revision decided by the fusion
+    decision_p99_ms: float
     rules_version: str
     machine: str
 
@@ -81,14 +86,16 @@ def delete_topics(kafka: KafkaSettings) -> None:
     admin.delete_topics(client, [t for t in client.list_topics(timeout=10).topics if t.startswith(kafka.topic_prefix)])
 
 
-def scripted(cameras: int, mix: tuple[str, ...], blocks: int, t0: int, stagger_ms: int = 0) -> list[ScoreRecord]:
-    """``blocks`` scenario blocks per camera, cycling through ``mix``; sorted by event time."""
+def scripted(
+    cameras: int, mix: tuple[str, ...], blocks: int, t0: int, *, stagger_ms: int = 0, block_ms: int = BLOCK_MS
+) -> list[ScoreRecord]:
+    """``blocks`` scenario blocks per camera, ``block_ms`` apart, cycling through ``mix``; sorted by event time."""
     records: list[ScoreRecord] = []
     for c in range(cameras):
         camera = f"bench-cam-{c:03d}"
         start = t0 + (c * stagger_ms // max(cameras, 1))
         for b in range(blocks):
-            records += SCENARIOS[mix[(c + b) % len(mix)]](camera, start + b * BLOCK_MS)
+            records += SCENARIOS[mix[(c + b) % len(mix)]](camera, start + b * block_ms)
     records.sort(key=lambda r: r.event_time)
     return records
 
@@ -102,18 +109,26 @@ class _Publisher:
         self.topic_of = {"PoseScore": topics.pose, "SceneScore": topics.scene, "AudioScore": topics.audio}
         self.produced_at: dict[tuple[str, int, int], float] = {}
 
-    def send(self, record: ScoreRecord) -> None:
-        topic = self.topic_of[type(record).__name__]
+    def prepare(self, records: list[ScoreRecord]) -> list[tuple[float, tuple[str, bytes, bytes]]]:
+        """(event time in seconds, (topic, key, value)) of each record, encoded."""
+        out = []
+        for record in records:
+            topic = self.topic_of[type(record).__name__]
+            value = self.serde.encode(topic, record)
+            out.append((record.event_time.timestamp(), (topic, record.camera_id.encode(), value)))
+        return out
+
+    def send(self, item: tuple[str, bytes, bytes]) -> None:
+        topic, key, value = item
         handed = time.time()
 
         def done(err: Any, msg: Any) -> None:
             if err is None:
                 self.produced_at[(msg.topic(), msg.partition(), msg.offset())] = handed
 
-        value = self.serde.encode(topic, record)
         while True:
             try:
-                self.producer.produce(topic, value=value, key=record.camera_id.encode(), on_delivery=done)
+                self.producer.produce(topic, value=value, key=key, on_delivery=done)
                 break
             except BufferError:
                 self.producer.poll(0.05)
@@ -154,8 +169,8 @@ def run_fusion_bench(
     with RegistryClient(kafka.schema_registry_url) as registry:
         serde = AvroSerde(registry)
         publisher = _Publisher(k1, serde, t1)
-        for i, record in enumerate(records):
-            publisher.send(record)
+        for i, (_, item) in enumerate(publisher.prepare(records)):
+            publisher.send(item)
             if i % 5000 == 0:
                 say("produce backlog", i, len(records))
         publisher.flush()
@@ -163,50 +178,46 @@ def run_fusion_bench(
     worker = FusionWorker(k1, fast, rules, bounded=True, group_id=f"bench{run_id}a-fusion")
     worker.run()
     drained = (worker.last_batch_at or 0) - (worker.first_batch_at or 0)
-    anomalies_1 = sum(1 for _ in _events(k1, t1.anomalies))
+    ids = {e.anomaly_id for e in _events(k1, t1.anomalies)}
+    # The same scores through the state machine in memory, in event-time order: the worker must agree.
+    in_memory = set(run_offline(with_offsets(records), rules, batch_size=1000).latest())
     delete_topics(k1)
 
-    # --- latency: live worker + sink, scores produced at their event time -----------------------------------
+    # --- latency: worker and sink as their own processes, scores produced at their event time ------------------
     k2 = kafka.model_copy(update={"topic_prefix": f"bench{run_id}b."})
     t2 = FusionTopics.for_prefix(k2.topic_prefix)
     create_topics(k2)
     with private_schema(dsn, "bench") as scoped, RegistryClient(kafka.schema_registry_url) as registry:
-        serde = AvroSerde(registry)
-        stop = threading.Event()
-        live = FusionWorker(k2, fast, rules, stop=stop, group_id=f"bench{run_id}b-fusion")
-        projection = Projection(scoped)
-        sink = ServiceSpec(
-            name="projection-bench",
-            group_id=f"bench{run_id}b-projection",
-            input_topics=[t2.anomalies],
-            input_record=AnomalyEvent,
-            handler=projection.handler(),
-            max_batch=500,
-            max_wait_ms=5,
-        )
-        threads = [
-            threading.Thread(target=live.run, name="fusion", daemon=True),
-            threading.Thread(target=run_service, args=(sink, k2), kwargs={"stop": stop}, daemon=True),
-        ]
-        for t in threads:
-            t.start()
-        time.sleep(5.0)  # group joins and assignment
-        t0 = int(time.time() * 1000) + 1000
-        live_records = scripted(latency_cameras, LATENCY_MIX, 2, t0, stagger_ms=3000)
-        publisher = _Publisher(k2, serde, t2)
-        for i, record in enumerate(live_records):
-            wait = record.event_time.timestamp() - time.time()
-            if wait > 0:
-                time.sleep(wait)
-            publisher.send(record)
-            if i % 1000 == 0:
-                say("produce live", i, len(live_records))
-        publisher.flush()
-        time.sleep(3.0)
-        stop.set()
-        for t in threads:
-            t.join(timeout=60)
-        latencies = _latencies(k2, t2.anomalies, scoped, publisher.produced_at)
+        env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": k2.bootstrap_servers,
+            "SCHEMA_REGISTRY_URL": k2.schema_registry_url,
+            "KAFKA_TOPIC_PREFIX": k2.topic_prefix,
+            "DATABASE_URL": scoped,
+            "LOG_LEVEL": "WARNING",
+        }
+        with tempfile.TemporaryDirectory(prefix="bench-fusion-") as logs, Supervisor(Path(logs), env) as services:
+            services.start(ChildSpec("fusion", anomaly_command("fusion", "worker")))
+            services.start(ChildSpec("projection", anomaly_command("projection", "sink")))
+            time.sleep(8.0)  # start-up, group joins and assignment
+            t0 = int(time.time() * 1000) + 1000
+            # Two incidents per camera, 25 s apart (past the first one's cooldown), starts spread over 10 s.
+            live_records = scripted(latency_cameras, LATENCY_MIX, 2, t0, stagger_ms=10_000, block_ms=25_000)
+            publisher = _Publisher(k2, AvroSerde(registry), t2)
+            prepared = publisher.prepare(live_records)  # encoded up front: the paced loop only hands records over
+            for i, (when_s, item) in enumerate(prepared):
+                wait = when_s - time.time()
+                if wait > 0:
+                    time.sleep(wait)
+                publisher.send(item)
+                if i % 1000 == 0:
+                    say("produce live", i, len(prepared))
+            publisher.flush()
+            time.sleep(3.0)
+            failed = [c.name for c in services.failures()]
+            if failed:
+                raise RuntimeError(f"{', '.join(failed)} exited: {services.log_tail(failed[0])}")
+        latencies, decided = _latencies(k2, t2.anomalies, scoped, publisher.produced_at)
     delete_topics(k2)
     return FusionBenchResult(
         events=len(records),
@@ -214,13 +225,16 @@ def run_fusion_bench(
         partitions=partitions,
         throughput_events_per_s=round(worker.records / drained) if drained > 0 else 0.0,
         throughput_seconds=round(drained, 2),
-        anomalies_in_throughput_run=anomalies_1,
+        anomalies_in_throughput_run=len(ids),
+        same_anomalies_as_in_memory_run=ids == in_memory,
         latency_events=len(live_records),
         latency_anomalies=len(latencies),
         latency_p50_ms=_percentile(latencies, 0.50),
         latency_p95_ms=_percentile(latencies, 0.95),
         latency_p99_ms=_percentile(latencies, 0.99),
         latency_max_ms=round(max(latencies), 1) if latencies else float("nan"),
+        decision_p50_ms=_percentile(decided, 0.50),
+        decision_p99_ms=_percentile(decided, 0.99),
         rules_version=rules.version,
         machine=f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
     )
@@ -234,11 +248,13 @@ def _events(kafka: KafkaSettings, topic: str) -> list[AnomalyEvent]:
 
 def _latencies(
     kafka: KafkaSettings, topic: str, dsn: str, produced_at: dict[tuple[str, int, int], float]
-) -> list[float]:
+) -> tuple[list[float], list[float]]:
+    """Per anomaly: last contributing score produced -> first row committed, and the fusion's share of it
+    (-> the first revision decided)."""
     firsts = {e.anomaly_id: e for e in _events(kafka, topic) if e.revision == 1}
     with connect(dsn) as conn:
         rows = conn.execute("select anomaly_id::text, created_at from anomalies").fetchall()
-    out = []
+    total, fusion = [], []
     for anomaly_id, created_at in rows:
         event = firsts.get(anomaly_id)
         if event is None:
@@ -246,5 +262,6 @@ def _latencies(
         times = [produced_at.get((e.topic, e.partition, e.offset)) for e in event.lineage]
         known = [t for t in times if t is not None]
         if known:
-            out.append((created_at.timestamp() - max(known)) * 1000.0)
-    return out
+            total.append((created_at.timestamp() - max(known)) * 1000.0)
+            fusion.append((event.decided_at.timestamp() - max(known)) * 1000.0)
+    return total, fusion

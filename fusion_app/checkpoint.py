@@ -8,6 +8,8 @@ reads changelog partition ``p`` only.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +21,7 @@ from anomaly_core.producer import Delivery
 from anomaly_core.settings import KafkaSettings
 from fusion_app.camera import CameraState
 from fusion_app.reader import read_range
-from fusion_app.statecodec import Pending, StateFormatError, decode_state, encode_state
+from fusion_app.statecodec import Pending, StateEncoder, StateFormatError, decode_state
 
 log = logging.getLogger(__name__)
 
@@ -44,20 +46,35 @@ def state_key(group: str, camera: str) -> bytes:
     return f"{group}|{camera}".encode()
 
 
-def checkpoint(topic: str, group: str, partition: int, state: CameraState, outbox: list[Pending]) -> Delivery:
-    """The changelog record of ``state``, pinned to the partition of the camera's inputs."""
-    return Delivery(topic, state_key(group, state.camera_id), encode_state(state, outbox), partition=partition)
+class Changelog:
+    """Builds the changelog records of one worker group (one encoder, so observations are encoded once)."""
+
+    def __init__(self, topic: str, group: str) -> None:
+        self.topic = topic
+        self.group = group
+        self.encoder = StateEncoder()
+
+    def record(self, partition: int, state: CameraState, outbox: Sequence[Pending] = ()) -> Delivery:
+        """The checkpoint of ``state``, pinned to the partition of the camera's inputs."""
+        value = self.encoder.encode(state, outbox)
+        return Delivery(self.topic, state_key(self.group, state.camera_id), value, partition=partition)
 
 
-def partition_count(admin: AdminClient, topic: str, timeout_s: float = 10.0) -> int | None:
-    try:
-        meta = admin.list_topics(topic, timeout=timeout_s)
-    except KafkaException as exc:
-        raise TransientError(f"cannot read metadata of {topic}: {exc}") from exc
-    info = meta.topics.get(topic)
-    if info is None or info.error is not None:
-        return None
-    return len(info.partitions)
+def partition_count(admin: AdminClient, topic: str, wait_s: float = 15.0) -> int | None:
+    """Partitions of ``topic``; None if it still does not exist after ``wait_s`` (metadata of a topic created a
+    moment ago reaches every broker with a delay)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            meta = admin.list_topics(topic, timeout=10.0)
+        except KafkaException as exc:
+            raise TransientError(f"cannot read metadata of {topic}: {exc}") from exc
+        info = meta.topics.get(topic)
+        if info is not None and info.error is None and info.partitions:
+            return len(info.partitions)
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.2)
 
 
 def ensure_state_topic(kafka: KafkaSettings, state_topic: str, input_topics: list[str]) -> int:
@@ -72,7 +89,7 @@ def ensure_state_topic(kafka: KafkaSettings, state_topic: str, input_topics: lis
         raise RuntimeError(f"inputs are not co-partitioned: {counts}")
     n = next(iter(counts.values()))
     assert n is not None
-    have = partition_count(admin, state_topic)
+    have = partition_count(admin, state_topic, wait_s=0.0)
     if have is None:
         spec = NewTopic(
             state_topic, num_partitions=n, replication_factor=kafka.replication_factor, config=STATE_TOPIC_CONFIG

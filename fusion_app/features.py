@@ -43,21 +43,29 @@ def is_lying(obs: PoseObs, rules: PoseRules) -> bool:
 
 def fastest_drop(poses: tuple[PoseObs, ...], rules: PoseRules) -> Drop | None:
     """The fastest loss of hip height measured over a span between ``drop_min_span_ms`` and ``drop_span_ms``."""
-    best: Drop | None = None
-    for end, later in enumerate(poses):
-        if later.hip_height is None or not later.person:
+    # Plain lists and locals: this runs for every window evaluation of every camera.
+    times = [p.t_ms for p in poses]
+    hips = [p.hip_height if p.person else None for p in poses]
+    longest, shortest, gap = rules.drop_span_ms, rules.drop_min_span_ms, rules.max_gap_ms
+    best_speed, best_at = 0.0, (0, 0)
+    for end in range(1, len(poses)):
+        low = hips[end]
+        if low is None:
             continue
+        t_end = times[end]
         for start in range(end - 1, -1, -1):
-            earlier = poses[start]
-            span = later.t_ms - earlier.t_ms
-            if span > rules.drop_span_ms or poses[start + 1].t_ms - earlier.t_ms > rules.max_gap_ms:
+            span = t_end - times[start]
+            if span > longest or times[start + 1] - times[start] > gap:
                 break
-            if span < rules.drop_min_span_ms or earlier.hip_height is None or not earlier.person:
+            high = hips[start]
+            if high is None or span < shortest or high <= low:
                 continue
-            speed = (earlier.hip_height - later.hip_height) * 1000.0 / span
-            if speed > 0 and (best is None or speed > best.speed):
-                best = Drop(speed=speed, start=start, end=end)
-    return best
+            speed = (high - low) * 1000.0 / span
+            # Equal speeds (a steady fall): keep the earliest start, so the incident start does not depend on
+            # where a window happens to cut the drop.
+            if speed > best_speed * (1 + 1e-9) or (speed >= best_speed * (1 - 1e-9) and start < best_at[0]):
+                best_speed, best_at = speed, (start, end)
+    return Drop(speed=best_speed, start=best_at[0], end=best_at[1]) if best_speed > 0 else None
 
 
 def lying_runs(poses: tuple[PoseObs, ...], rules: PoseRules) -> list[Run]:
@@ -79,18 +87,21 @@ def lying_runs(poses: tuple[PoseObs, ...], rules: PoseRules) -> list[Run]:
 def limb_speeds(poses: tuple[PoseObs, ...], rules: PoseRules) -> list[tuple[float, int]]:
     """Fastest wrist/knee speed relative to the hips (torso lengths per second) of each consecutive pair."""
     speeds: list[tuple[float, int]] = []
+    gap = rules.max_gap_ms
     for i in range(1, len(poses)):
         a, b = poses[i - 1], poses[i]
         dt = b.t_ms - a.t_ms
-        if dt <= 0 or dt > rules.max_gap_ms or not (a.person and b.person):
+        if dt <= 0 or dt > gap or not (a.person and b.person):
             continue
-        best = 0.0
-        for j in range(0, min(len(a.limbs), len(b.limbs)) - 1, 2):
-            ax, ay, bx, by = a.limbs[j], a.limbs[j + 1], b.limbs[j], b.limbs[j + 1]
+        fastest = 0.0  # squared displacement, one square root per pair
+        la, lb = a.limbs, b.limbs
+        for j in range(0, min(len(la), len(lb)) - 1, 2):
+            ax, ay, bx, by = la[j], la[j + 1], lb[j], lb[j + 1]
             if ax is None or ay is None or bx is None or by is None:
                 continue
-            best = max(best, math.hypot(bx - ax, by - ay) * 1000.0 / dt)
-        speeds.append((best, i))
+            d2 = (bx - ax) ** 2 + (by - ay) ** 2
+            fastest = max(fastest, d2)
+        speeds.append((math.sqrt(fastest) * 1000.0 / dt, i))
     speeds.sort(key=lambda item: (-item[0], item[1]))
     return speeds
 

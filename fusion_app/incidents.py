@@ -68,17 +68,24 @@ class Incidents:
 
 
 def on_decision(incidents: Incidents, decision: Decision, rules: Rules) -> tuple[Incidents, bool]:
-    """Folds one window decision in; returns the new value and whether an alert was suppressed by the cooldown."""
+    """Folds one window decision in; returns the new value and whether an alert was suppressed (cooldown)."""
+    quiet = rules.incidents.quiet_ms
     active = incidents.active
     if active is not None:
-        if decision.hold:
-            return replace(incidents, active=_absorb(active, decision, rules)), False
-        return incidents, False
+        if not decision.hold:
+            return incidents, False
+        if decision.last_evidence_ms < active.start_ms - quiet:
+            # Evidence from well before the open incident (read late): not part of it, and it cannot open a
+            # second incident while this one is open.
+            return incidents, decision.alert
+        return replace(incidents, active=_absorb(active, decision, rules)), False
     if not decision.alert:
         return incidents, False
-    last = incidents.recent[0] if incidents.recent else None
-    if last is not None and decision.first_evidence_ms <= last.end_ms + rules.incidents.cooldown_ms:
-        return incidents, True
+    start = decision.first_evidence_ms
+    for done in incidents.recent:
+        # Cooldown after an incident (and no second incident on evidence from inside it, read late).
+        if done.start_ms - quiet <= start <= done.end_ms + rules.incidents.cooldown_ms:
+            return incidents, True
     return replace(incidents, active=_open(decision, rules)), False
 
 

@@ -27,6 +27,7 @@ MODALITY = {PoseScore: "pose", SceneScore: "scene", AudioScore: "audio", Caption
 _SHOULDERS = (11, 12)
 _HIPS = (23, 24)
 _LIMBS = (15, 16, 25, 26)  # wrists, knees
+_USED = (*_SHOULDERS, *_HIPS, *_LIMBS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +131,11 @@ def _audio(record: AudioScore, t_ms: int, source: LineageEntry, warnings: list[s
 
 
 def _pose(record: PoseScore, t_ms: int, source: LineageEntry, rules: Rules, warnings: list[str]) -> PoseObs:
-    points = [_point(kp, rules.pose.min_visibility) for kp in record.keypoints]
+    # Only the landmarks the rules use are read (a third of the 33): this runs for every pose of every camera.
+    keypoints = record.keypoints
+    points: dict[int, tuple[float, float] | None] = {
+        i: _point(keypoints[i], rules.pose.min_visibility) if i < len(keypoints) else None for i in _USED
+    }
     hip = _mid(points, _HIPS)
     shoulder = _mid(points, _SHOULDERS)
     hip_height = _finite(record.hip_height, "hip_height", warnings)
@@ -151,7 +156,9 @@ def _pose(record: PoseScore, t_ms: int, source: LineageEntry, rules: Rules, warn
 
 
 def _body_frame(
-    points: list[tuple[float, float] | None], hip: tuple[float, float] | None, shoulder: tuple[float, float] | None
+    points: dict[int, tuple[float, float] | None],
+    hip: tuple[float, float] | None,
+    shoulder: tuple[float, float] | None,
 ) -> tuple[float | None, ...]:
     """Wrists and knees in the body's own frame (origin the hips, unit the torso length, axes along the torso).
 
@@ -167,7 +174,7 @@ def _body_frame(
     ux, uy = ux / scale, uy / scale
     values: list[float | None] = []
     for idx in _LIMBS:
-        p = points[idx] if idx < len(points) else None
+        p = points[idx]
         if p is None:
             values.extend((None, None))
             continue
@@ -182,8 +189,8 @@ def _point(kp: Keypoint, min_visibility: float) -> tuple[float, float] | None:
     return (kp.x, kp.y)
 
 
-def _mid(points: list[tuple[float, float] | None], pair: tuple[int, int]) -> tuple[float, float] | None:
-    found = [points[i] for i in pair if i < len(points) and points[i] is not None]
+def _mid(points: dict[int, tuple[float, float] | None], pair: tuple[int, int]) -> tuple[float, float] | None:
+    found = [points[i] for i in pair if points[i] is not None]
     if not found:
         return None
     return (sum(p[0] for p in found if p) / len(found), sum(p[1] for p in found if p) / len(found))

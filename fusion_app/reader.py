@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
 from anomaly_core.errors import TransientError
 from anomaly_core.settings import KafkaSettings
+
+T = TypeVar("T")
 
 
 def read_range(
@@ -51,6 +53,33 @@ def read_range(
         consumer.close()
 
 
+#: Errors of a topic whose partitions are still being created or moving: worth asking again shortly.
+_SETTLING = {
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+    KafkaError._UNKNOWN_PARTITION,
+    KafkaError._TIMED_OUT,
+}
+
+
+def settled(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``call(*args, **kwargs)``, asked again for up to 30 s while the broker reports the partitions as not ready
+    yet (fresh topics, a leader moving)."""
+    deadline = time.monotonic() + 30.0
+    delay = 0.05
+    while True:
+        try:
+            return call(*args, **kwargs)
+        except KafkaException as exc:
+            err = exc.args[0] if exc.args else None
+            retry = isinstance(err, KafkaError) and (err.code() in _SETTLING or err.retriable())
+            if not retry or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(1.0, delay * 2)
+
+
 def _assign(
     consumer: Consumer, topics: list[str], partitions: list[int] | None, from_ms: int | None
 ) -> dict[tuple[str, int], int]:
@@ -58,13 +87,13 @@ def _assign(
     ends: dict[tuple[str, int], int] = {}
     starts: list[TopicPartition] = []
     for topic in topics:
-        info = consumer.list_topics(topic, timeout=10.0).topics.get(topic)
+        info = settled(consumer.list_topics, topic, timeout=10.0).topics.get(topic)
         if info is None or info.error is not None:
             raise TransientError(f"topic {topic} not found")
         for p in sorted(info.partitions):
             if partitions is not None and p not in partitions:
                 continue
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10.0)
+            low, high = settled(consumer.get_watermark_offsets, TopicPartition(topic, p), timeout=10.0)
             start = _start(consumer, topic, p, from_ms, high)
             if high > max(low, start):
                 ends[(topic, p)] = high
@@ -91,6 +120,6 @@ def _keep(msg: Any, ends: dict[tuple[str, int], int], done: set[tuple[str, int]]
 def _start(consumer: Consumer, topic: str, partition: int, from_ms: int | None, high: int) -> int:
     if from_ms is None:
         return OFFSET_BEGINNING
-    (found,) = consumer.offsets_for_times([TopicPartition(topic, partition, from_ms)], timeout=10.0)
+    (found,) = settled(consumer.offsets_for_times, [TopicPartition(topic, partition, from_ms)], timeout=10.0)
     offset: int = found.offset
     return offset if offset >= 0 else high

@@ -25,6 +25,7 @@ class WindowRules(_Frozen):
     size_ms: int = Field(gt=0)
     hop_ms: int = Field(gt=0)
     allowed_lateness_ms: int = Field(ge=0)
+    max_skew_ms: int = Field(ge=0)
     idle_timeout_ms: int = Field(gt=0)
     max_clock_skew_ms: int = Field(gt=0)
 

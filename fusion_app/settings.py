@@ -32,6 +32,13 @@ class FusionSettings(_Env):
     camera_refresh_s: float = Field(30.0, alias="FUSION_CAMERA_REFRESH_S", gt=0)
     ack_timeout_s: float = Field(30.0, alias="FUSION_ACK_TIMEOUT_S", gt=0)
     metrics_port: int = Field(0, alias="FUSION_METRICS_PORT", ge=0, le=65535)
+    # Static group membership: a worker restarted with the same id (after a crash or a deploy) takes its
+    # partitions back at once instead of waiting for the session of its previous life to time out.
+    instance_id: str | None = Field(None, alias="FUSION_INSTANCE_ID")
+    # While a backlog is read, an input partition running this far ahead (event time) of a sibling with records
+    # left is paused (see align.py); 0 turns alignment off. At least an audio chunk's length.
+    align_ms: int = Field(3000, alias="FUSION_ALIGN_MS", ge=0)
+    session_timeout_ms: int = Field(10_000, alias="FUSION_SESSION_TIMEOUT_MS", ge=1000)
 
 
 class ProjectionSettings(_Env):

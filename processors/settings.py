@@ -34,6 +34,7 @@ class ProcessorSettings(ProcessingSettings):
     vad_threshold: float = Field(0.5, alias="VAD_THRESHOLD", ge=0, le=1)
     whisper_language: str | None = Field(None, alias="WHISPER_LANGUAGE")
     whisper_context_s: float = Field(5.0, alias="WHISPER_CONTEXT_SECONDS", gt=0)
+    caption_backend: Literal["torch", "torch-int8"] = Field("torch", alias="CAPTION_BACKEND")
     caption_max_tokens: int = Field(30, alias="CAPTION_MAX_TOKENS", ge=1)
     scene_max_batch: int = Field(8, alias="SCENE_MAX_BATCH", ge=1)
     scene_max_wait_ms: int = Field(50, alias="SCENE_MAX_WAIT_MS", ge=0)

@@ -31,7 +31,7 @@ from producers.figure import add_sensor_noise, render_person, room_background
 SPEECH_TEXT = "Help, somebody call the police!"
 MANIFEST = "samples.json"
 # Bump when the rendering or the timeline changes, so cached sample sets are regenerated.
-GENERATOR_VERSION = 4
+GENERATOR_VERSION = 5
 
 AUDIO_RATE = 22_050
 
@@ -200,7 +200,8 @@ def write_clip(
     import cv2
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w", format="mp4") as out:
+    # faststart: the index goes first, so the clip also plays from a plain HTTP server (no range requests).
+    with av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"}) as out:
         video = out.add_stream(codec, rate=fps)
         assert isinstance(video, av.VideoStream)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
@@ -217,7 +218,8 @@ def write_clip(
             audio_stream.codec_context.bit_rate = 64_000
         for i, img in enumerate(frames):
             # OpenCV converts to I420 up front, so the encoder gets exactly these planes (no implicit rescaler).
-            frame = av.VideoFrame.from_ndarray(cv2.cvtColor(img, cv2.COLOR_BGR2YUV_I420), format="yuv420p")
+            i420 = np.asarray(cv2.cvtColor(img, cv2.COLOR_BGR2YUV_I420), dtype=np.uint8)
+            frame = av.VideoFrame.from_ndarray(i420, format="yuv420p")
             frame.pts = i
             frame.time_base = Fraction(1, fps)
             out.mux(video.encode(frame))

@@ -64,6 +64,8 @@ class TopicReader:
         self.missing: list[str] = []
         self._consumer: Consumer | None = None
         self._partitions: list[TopicPartition] = []
+        self._ends: dict[tuple[str, int], int] = {}
+        self._next: dict[tuple[str, int], int] = {}
 
     def _open(self) -> Consumer:
         if self._consumer is None:
@@ -84,16 +86,15 @@ class TopicReader:
                     self.missing.append(topic)
                     continue
                 self._partitions += [TopicPartition(topic, p, start) for p in sorted(found.partitions)]
+            # End offsets are asked for before the assignment: once partitions are assigned, librdkafka queues
+            # these queries behind its own offset lookups and each one takes a fraction of a second.
+            self._ends = {
+                (tp.topic, tp.partition): consumer.get_watermark_offsets(tp, timeout=10, cached=False)[1]
+                for tp in self._partitions
+            }
             consumer.assign(self._partitions)
             self._consumer = consumer
         return self._consumer
-
-    def end_offsets(self) -> dict[tuple[str, int], int]:
-        consumer = self._open()
-        return {
-            (tp.topic, tp.partition): consumer.get_watermark_offsets(tp, timeout=10, cached=False)[1]
-            for tp in self._partitions
-        }
 
     def poll(self, max_records: int = 1000, timeout_s: float = 0.2) -> list[Polled]:
         """New records since the last call; undecodable ones are counted and skipped."""
@@ -107,7 +108,10 @@ class TopicReader:
                 if err.code() != KafkaError._PARTITION_EOF:
                     log.warning("reading %s: %s", msg.topic(), err)
                 continue
-            value, topic = msg.value(), msg.topic()
+            value, topic, partition, offset = msg.value(), msg.topic(), msg.partition(), msg.offset()
+            if topic is None or partition is None or offset is None:
+                continue
+            self._next[(topic, partition)] = offset + 1
             if value is None or topic not in self.sources:
                 continue
             try:
@@ -121,18 +125,18 @@ class TopicReader:
         return out
 
     def read_to_end(self, timeout_s: float = 30.0) -> list[Polled]:
-        """Everything from the current position up to the end offsets as they are now."""
-        consumer = self._open()
-        targets = {tp: high for tp, high in self.end_offsets().items() if high > 0}
+        """Everything from the beginning up to the end offsets seen when the reader opened."""
+        self._open()
         out: list[Polled] = []
         deadline = time.monotonic() + timeout_s
-        while targets and time.monotonic() < deadline:
+
+        def behind() -> list[tuple[str, int]]:
+            return [tp for tp, high in self._ends.items() if self._next.get(tp, 0) < high]
+
+        while behind() and time.monotonic() < deadline:
             out += self.poll()
-            positions = consumer.position([TopicPartition(t, p) for t, p in targets])
-            behind = {(tp.topic, tp.partition) for tp in positions if tp.offset < targets[(tp.topic, tp.partition)]}
-            targets = {key: high for key, high in targets.items() if key in behind}
-        if targets:
-            raise TransientError(f"could not read {sorted({t for t, _ in targets})} to the end in {timeout_s:.0f} s")
+        if behind():
+            raise TransientError(f"could not read {sorted({t for t, _ in behind()})} to the end in {timeout_s:.0f} s")
         return out
 
     def close(self) -> None:

@@ -11,8 +11,8 @@ from datetime import datetime
 
 from schemas.records import AnomalyKind, AnomalyState, Severity
 
-#: Severity order, lowest first; the Avro enum has no order of its own.
-SEVERITY_ORDER: tuple[Severity, ...] = (Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL)
+#: Severity order, lowest first: the enum (like its Avro symbols) is declared in that order.
+SEVERITY_ORDER: tuple[Severity, ...] = tuple(Severity)
 
 
 def severity_rank(severity: Severity) -> int:

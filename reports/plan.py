@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from anomaly_core import topics
 from reports.progress import StageSpec
@@ -50,7 +51,7 @@ CAPTION = ServicePlan(
 )
 FUSION_INPUTS = (topics.SCORES_POSE, topics.SCORES_SCENE, topics.SCORES_AUDIO, topics.SCORES_CAPTION)
 PROJECTION = ServicePlan(
-    "projection", ("projection", "sink"), "projection", (topics.ANOMALIES,), ("fusion",), "anomalies"
+    "projection", ("projection", "sink"), "projection", (topics.ANOMALIES,), ("fusion",), "anomaly events"
 )
 API = ServicePlan("api", ("api",), None, (), (), "requests")
 
@@ -95,7 +96,17 @@ def run_topics(plan: ServicePlan, prefix: str) -> list[str]:
     return [topics.topic_name(base, prefix) for base in plan.inputs]
 
 
-def producer_args(source: str, camera_id: str, *, realtime: bool, video: bool = True) -> list[str]:
-    """``anomaly produce camera`` for video files (with their sound), ``produce audio`` for sound-only ones."""
+def producer_args(
+    source: str, camera_id: str, *, realtime: bool, video: bool = True, origin: datetime | None = None
+) -> list[str]:
+    """``anomaly produce camera`` for video files (with their sound), ``produce audio`` for sound-only ones.
+
+    ``origin`` is the capture time given to the file's first instant. The fusion's hopping windows are aligned to
+    whole seconds of event time, so an origin on a whole second gives every run of a file the same windows, and
+    therefore the same anomalies.
+    """
     pace = "--realtime" if realtime else "--no-realtime"
-    return ["produce", "camera" if video else "audio", "--source", source, "--camera-id", camera_id, pace]
+    args = ["produce", "camera" if video else "audio", "--source", source, "--camera-id", camera_id, pace]
+    if origin is not None:
+        args += ["--origin", origin.isoformat()]
+    return args

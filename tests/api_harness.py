@@ -115,6 +115,7 @@ def serve(settings: AppSettings) -> Iterator[RunningApi]:
         loop="uvloop",
         http="httptools",
         ws_max_size=16 * 1024 * 1024,
+        ws_per_message_deflate=False,
         log_level="warning",
         access_log=False,
         server_header=False,

@@ -6,9 +6,10 @@ locals {
   name       = "${var.name}-${var.environment}"
   is_prod    = var.environment == "prod"
   account_id = data.aws_caller_identity.current.account_id
-  region     = data.aws_region.current.name
-  partition  = data.aws_partition.current.partition
-  az_count   = length(var.azs)
+  # `name` exists in provider v5 and v6 (v6 deprecates it for `region`, which v5 lacks).
+  region    = data.aws_region.current.name
+  partition = data.aws_partition.current.partition
+  az_count  = length(var.azs)
 
   tags = merge(var.tags, {
     Project     = var.name

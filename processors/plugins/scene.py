@@ -42,7 +42,7 @@ def make_handler(model: ClipScene, ctx: HandlerContext) -> BatchHandler:
 
 
 def _load(settings: ProcessorSettings) -> ClipScene:
-    from processors.loaders import load_clip
+    from processors.clip_loader import load_clip
 
     return load_clip(settings)
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from analyze_helpers import ROOT, Analysis, run_analyze
 
 from producers.samples import SampleSet, generate_samples
+from tests.e2e.analyze_helpers import ROOT, Analysis, run_analyze
 
 SAMPLES_DIR = ROOT / "data" / "samples"
 

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from analyze_helpers import Analysis, run_analyze
 
 from producers.samples import SampleSet
+from tests.e2e.analyze_helpers import Analysis, run_analyze
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.integration]
 

@@ -7,7 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from analyze_helpers import ROOT, Analysis
+
+from tests.e2e.analyze_helpers import ROOT, Analysis
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.integration]
 

@@ -67,7 +67,9 @@ def publish(kafka: KafkaSettings, records: Iterable[Any], *, raw: Iterable[tuple
     assert producer.flush(30) == 0
 
 
-def anomalies(kafka: KafkaSettings, done: Any = None, *, timeout_s: float = 60.0, topic: str | None = None) -> list[AnomalyEvent]:
+def anomalies(
+    kafka: KafkaSettings, done: Any = None, *, timeout_s: float = 60.0, topic: str | None = None
+) -> list[AnomalyEvent]:
     """Decoded events of anomalies.v1 (or ``topic``), read until ``done(events)`` holds."""
     name = topic or FusionTopics.for_prefix(kafka.topic_prefix).anomalies
     with RegistryClient(kafka.schema_registry_url) as registry:
@@ -131,6 +133,7 @@ def worker_process(kafka: KafkaSettings, rules_path: Path, log: Path) -> subproc
         "FUSION_TICK_MS": "100",
         "FUSION_CHECKPOINT_MS": "200",
         "FUSION_MAX_WAIT_MS": "5",
+        "FUSION_INSTANCE_ID": f"fusion-{kafka.topic_prefix}",
         "LOG_LEVEL": "INFO",
     }
     out = log.open("ab")

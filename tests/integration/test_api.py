@@ -115,7 +115,6 @@ def env(pg_dsn: str, kafka_settings: KafkaSettings, object_store_settings: Objec
             API_MAX_BODY_BYTES=MAX_BODY,
             CORS_ALLOWED_ORIGINS=["http://ops.example"],
             API_WS_HEARTBEAT_SECONDS=30,
-            API_WS_QUEUE_SIZE=8,
         )
         with serve(settings) as api:
             api.live_ready()
@@ -445,6 +444,7 @@ def test_ws_delivers_live_events_filtered_by_camera(env: Env) -> None:
     with (
         _ws(env, "", ["anomaly.v1", f"bearer.{env.keys['viewer']}"]) as everything,
         _ws(env, "?camera=cam-a") as only_a,
+        _ws(env, f"?token={env.keys['scoped']}") as scoped,  # a key limited to cam-a, in the query string
     ):
         assert everything.subprotocol == "anomaly.v1"
         assert json.loads(everything.recv(timeout=5))["type"] == "hello"
@@ -460,6 +460,7 @@ def test_ws_delivers_live_events_filtered_by_camera(env: Env) -> None:
         assert got_a["transcript"] == a_event.evidence.transcript_excerpt
         assert httpx.get(str(got_a["best_frame_url"]), timeout=10).content == env.frame_bytes
         assert _next_anomaly(only_a)["anomaly_id"] == a_event.anomaly_id  # cam-b's event was filtered out
+        assert _next_anomaly(scoped)["anomaly_id"] == a_event.anomaly_id  # and never reaches cam-a-only keys
 
 
 def test_ws_connection_limit_per_key_closes_with_1013(env: Env) -> None:
@@ -497,7 +498,7 @@ def test_ws_slow_client_is_dropped_and_never_stalls_the_others(env: Env) -> None
     stalled = _stalled_socket(env, env.keys["operator"])
     with stalled, _ws(env, "", ["anomaly.v1", f"bearer.{env.keys['operator']}"]) as fast:
         assert json.loads(fast.recv(timeout=5))["type"] == "hello"
-        # ~10 MB: more than the kernel buffers (4 MB send, a few KB receive) and a queue of 8 can hold.
+        # ~10 MB: more than the kernel buffers (4 MB send, a few KB receive) and a queue of 64 can hold.
         bulky = [anomaly_event("cam-a", "LOW", transcript="z" * 25_000) for _ in range(400)]
         publish(env.kafka, env.topic, bulky)
         wanted = {e.anomaly_id for e in bulky}
@@ -532,6 +533,7 @@ def test_apikeys_commands_create_list_revoke(env: Env, http: httpx.Client, monke
     assert bad_role.exit_code == 2
 
 
+@pytest.mark.slow  # two interpreters start (supervisor and worker)
 def test_anomaly_api_serves_with_production_settings_and_stops_on_sigterm(env: Env) -> None:
     import os
     import signal

@@ -193,3 +193,16 @@ def test_decoded_records_are_ordinary_frozen_instances() -> None:
     assert hash(keypoint) == hash(Keypoint(keypoint.x, keypoint.y, keypoint.z, keypoint.visibility))
     assert pickle.loads(pickle.dumps(pose)) == pose
     assert dataclasses.replace(keypoint, x=0.25).x == 0.25
+
+
+def test_varints_match_fastavro_at_every_length() -> None:
+    from anomaly_core.avro_codec import _long, _rlong
+
+    schema = fastavro.parse_schema({"type": "long"})
+    values = [0, 1, -1, 63, -64, 64, -65, 8191, -8192, 2**31 - 1, -(2**31), 2**63 - 1, -(2**63)]
+    values += [sign * 2**bits + delta for bits in range(7, 63, 7) for sign in (1, -1) for delta in (-1, 0, 1)]
+    for value in values:
+        buf = io.BytesIO()
+        fastavro.schemaless_writer(buf, schema, value)
+        assert _long(value) == buf.getvalue(), value
+        assert _rlong(buf.getvalue(), 0) == (value, len(buf.getvalue()))

@@ -47,7 +47,7 @@ def test_an_ordinary_window_raises_nothing():
 
 def test_emergency_phrase_alone_raises_an_alert():
     shout = audio(CAM, T0 + 1000, "help me", (("help me", "help", 0.93),))
-    d = fuse(window(standing() + [shout]), RULES)
+    d = fuse(window([*standing(), shout]), RULES)
     assert d.alert
     assert d.kinds == (AnomalyKind.DISTRESS_SPEECH,)
     assert d.severity == Severity.HIGH
@@ -57,12 +57,12 @@ def test_emergency_phrase_alone_raises_an_alert():
 
 
 def test_weak_phrase_alone_does_not_alert():
-    d = fuse(window(standing() + [audio(CAM, T0 + 1000, "hello", (("help", "help", 0.3),))]), RULES)
+    d = fuse(window([*standing(), audio(CAM, T0 + 1000, "hello", (("help", "help", 0.3),))]), RULES)
     assert not d.alert
 
 
 def test_high_scene_probability_alone_needs_more_than_one_frame():
-    one = fuse(window([scene(CAM, T0 + 500, 0.95, "fire")] + [scene(CAM, T0 + 1000, 0.1)]), RULES)
+    one = fuse(window([scene(CAM, T0 + 500, 0.95, "fire"), scene(CAM, T0 + 1000, 0.1)]), RULES)
     assert not one.alert
     two = fuse(window([scene(CAM, T0 + 500, 0.95, "fire"), scene(CAM, T0 + 1000, 0.9, "fire")]), RULES)
     assert two.alert

@@ -139,6 +139,34 @@ def test_a_modality_that_is_down_does_not_block_the_others():
     assert row.kinds[0] == AnomalyKind.FALL
 
 
+@pytest.mark.parametrize("name", ["fall", "help", "fire"])
+def test_a_modality_read_behind_the_others_is_not_late(name: str):
+    # A backlog is read topic by topic: all poses first, then the scene scores, then the audio.
+    placed = with_offsets(SCENARIOS[name]("cam-1", T0))
+    by_topic = sorted(
+        placed, key=lambda item: ["scores.pose.v1", "scores.scene.v1", "scores.audio.v1"].index(item[1].topic)
+    )
+    skewed = run_offline(by_topic, RULES, batch_size=40)
+    assert skewed.too_late == 0
+    assert summary(skewed.latest()) == summary(run_offline(placed, RULES, batch_size=40).latest())
+
+
+def test_a_modality_far_behind_counts_as_down_and_does_not_hold_incidents_open():
+    # Audio stopped at T0; video goes on: the fire incident closes on video progress alone.
+    records = [audio("cam-1", T0 - 2000), *fire_frames(T0, 4), *fire_frames(T0 + 2000, 40, 0.1)]
+    run = run_offline(with_offsets(records), RULES, batch_size=5, finish=False)
+    (row,) = run.latest().values()
+    assert row.state == AnomalyState.CLOSED
+
+
+def test_an_earlier_event_time_at_a_later_offset_is_not_a_redelivery():
+    frames = fire_frames(T0, 4)
+    placed = with_offsets([frames[1], frames[2], frames[3], frames[0]])  # offsets 0..3, times out of order
+    run = run_offline(placed, RULES, batch_size=4, finish=False)
+    assert run.duplicates == 0 and run.too_late == 0
+    assert len(run.states["cam-1"].buffer) == 4
+
+
 def test_redelivered_records_are_skipped():
     records = SCENARIOS["fire"]("cam-1", T0)
     placed = with_offsets(records)

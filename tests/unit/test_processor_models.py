@@ -125,7 +125,7 @@ def test_tiny_blip_captions_through_the_loader(tiny_settings) -> None:  # type: 
     from processors.loaders import load_blip
 
     model = load_blip(tiny_settings)
-    assert model.info.name == "tiny/blip" and len(model.info.version) == 12
+    assert model.info.name == "tiny/blip" and model.info.version.endswith("+torch")
     caption = score(model, np.full((48, 64, 3), 128, np.uint8))
     assert isinstance(caption, str) and len(caption) <= 300
     assert len(model.caption_pixels([model.prepare(np.zeros((30, 30, 3), np.uint8))] * 2)) == 2
@@ -134,7 +134,7 @@ def test_tiny_blip_captions_through_the_loader(tiny_settings) -> None:  # type: 
 @pytest.mark.slow
 def test_tiny_clip_onnx_backend(tiny_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     pytest.importorskip("onnx", reason="exporting to ONNX needs the onnx package")
-    from processors.loaders import load_clip
+    from processors.clip_loader import load_clip
 
     torch_model = load_clip(tiny_settings)
     onnx_model = load_clip(tiny_settings.model_copy(update={"clip_backend": "onnx"}))
@@ -143,3 +143,58 @@ def test_tiny_clip_onnx_backend(tiny_settings, tmp_path: Path) -> None:  # type:
     fast = onnx_model.score_pixels([onnx_model.prepare(frame)] * 3)
     assert len(fast) == 3 and fast[0].anomaly_probability == pytest.approx(fast[2].anomaly_probability, abs=1e-6)
     assert fast[0].anomaly_probability == pytest.approx(ref.anomaly_probability, abs=0.05)
+
+
+def test_processor_without_its_model_exits_at_once(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from anomaly_cli.process_cmd import app
+
+    result = CliRunner().invoke(app, ["scene"], env={"MODEL_CACHE_DIR": str(tmp_path)})
+    assert result.exit_code == 2
+    assert "anomaly models pull clip" in result.output
+
+
+@pytest.mark.slow
+def test_tiny_blip_int8(tiny_settings) -> None:  # type: ignore[no-untyped-def]
+    from processors.caption import score
+    from processors.loaders import load_blip
+
+    model = load_blip(tiny_settings.model_copy(update={"caption_backend": "torch-int8"}))
+    assert model.info.version.endswith("+torch-int8")
+    assert isinstance(score(model, np.full((48, 64, 3), 128, np.uint8)), str)
+
+
+@pytest.mark.slow
+def test_onnx_clip_restarts_without_torch(tiny_settings) -> None:  # type: ignore[no-untyped-def]
+    """Once exported, the onnx scene processor loads from its cache: no torch, no transformers."""
+    pytest.importorskip("onnx", reason="exporting to ONNX needs the onnx package")
+    import subprocess
+    import sys
+
+    from processors.clip_loader import load_clip
+
+    load_clip(tiny_settings.model_copy(update={"clip_backend": "onnx"}))  # exports (or finds) the cache
+    code = (
+        "import sys; from pathlib import Path; from processors.settings import ProcessorSettings;"
+        "from processors.clip_loader import load_clip;"
+        f"m = load_clip(ProcessorSettings(model_cache_dir=Path({str(tiny_settings.model_cache_dir)!r}),"
+        " clip_model='tiny/clip', clip_backend='onnx'));"
+        "assert 'torch' not in sys.modules and 'transformers' not in sys.modules, 'torch was imported';"
+        "print(m.info.version)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().endswith("+onnx")
+
+
+@pytest.mark.slow
+def test_onnx_backend_without_the_onnx_package_says_what_to_do(tiny_settings) -> None:  # type: ignore[no-untyped-def]
+    import importlib.util
+
+    if importlib.util.find_spec("onnx") is not None:
+        pytest.skip("the onnx package is installed: the export works")
+    from processors.clip_loader import load_clip
+
+    with pytest.raises(ModelMissingError, match="CLIP_BACKEND=torch-int8"):
+        load_clip(tiny_settings.model_copy(update={"clip_backend": "onnx"}))

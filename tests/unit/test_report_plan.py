@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from reports.plan import plan_run, producer_args
 
 
@@ -38,3 +40,8 @@ def test_producer_arguments() -> None:
         "--no-realtime",
     ]
     assert producer_args("a.wav", "mic", realtime=True, video=False)[:2] == ["produce", "audio"]
+    origin = datetime(2025, 3, 1, 12, 0, 7, tzinfo=UTC)
+    assert producer_args("a.mp4", "cam", realtime=False, origin=origin)[-2:] == [
+        "--origin",
+        "2025-03-01T12:00:07+00:00",
+    ]

@@ -77,7 +77,7 @@ def test_probabilities_softmax_and_anomaly_mass(prompt_set) -> None:  # type: ig
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["torch", "torch-int8"])
 def test_tiny_clip_through_the_loader(tiny_settings, backend) -> None:  # type: ignore[no-untyped-def]
-    from processors.loaders import load_clip
+    from processors.clip_loader import load_clip
     from processors.scene import score
     from producers.figure import person_frame
 

@@ -73,18 +73,22 @@ def test_loop_continues_the_timeline(clip: Path):
 
 
 def test_corrupt_data_mid_file_is_skipped_and_counted(tmp_path: Path, clip: Path):
+    import av
+
+    with av.open(str(clip)) as container:
+        packets = [(p.pos, p.size) for p in container.demux(video=0) if p.size]
     data = bytearray(clip.read_bytes())
-    rng = random.Random(2)
-    middle = len(data) // 2
-    for i in range(middle, middle + 2000):
-        data[i] = rng.randrange(256)
+    rng = random.Random(0)
+    for pos, size in packets[8:14]:  # garble the payload of six packets in the middle (headers intact)
+        for i in range(pos + size // 4, pos + size):
+            data[i] = rng.randrange(256)
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(bytes(data))
     counts, counters = read_all(str(broken), audio=False)
-    # a packet the decoder rejects and a frame it flags as damaged are both skipped and counted;
+    # packets the decoder rejects and frames it flags as damaged are skipped and counted;
     # the rest of the file still comes through
     assert counters.corrupt_skipped >= 1
-    assert 25 <= counts["video"] <= 30 - counters.corrupt_skipped
+    assert 20 <= counts["video"] <= 30 - counters.corrupt_skipped
 
 
 @pytest.mark.parametrize(
@@ -103,6 +107,7 @@ def test_cli_exits_2_on_bad_input_before_connecting(args, message):
 def test_live_stream_reconnects_when_it_ends(clip: Path):
     import functools
     import http.server
+    import time
 
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(clip.parent))
     handler.log_message = lambda *a, **k: None  # type: ignore[attr-defined]
@@ -111,17 +116,19 @@ def test_live_stream_reconnects_when_it_ends(clip: Path):
     stop = threading.Event()
     counters = SourceCounters()
     events: list = []
+    deadline = time.monotonic() + 30
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/{clip.name}"
         for item in read_source(parse_source(url), ReadOptions(audio=False, max_backoff_s=1.0), counters, stop):
             events.append(item)
-            if sum(isinstance(e, Restart) for e in events) == 1 and len(events) > 40:
+            restarts = [i for i, e in enumerate(events) if isinstance(e, Restart)]
+            if (restarts and len(events) - restarts[0] > 5) or time.monotonic() > deadline:
                 stop.set()
     finally:
         server.shutdown()
-    restarts = [e for e in events if isinstance(e, Restart)]
-    assert restarts[0].reason == "reconnect" and not restarts[0].continuous
-    assert counters.reconnects == 1
-    frames_after = events[events.index(restarts[0]) + 1 :]
+    first = next(i for i, e in enumerate(events) if isinstance(e, Restart))
+    assert first == 30  # the whole clip, then the stream "dropped"
+    assert events[first].reason == "reconnect" and not events[first].continuous
+    assert counters.reconnects >= 1
     # the reconnected stream starts its own timeline at 0 again
-    assert frames_after and frames_after[0].timeline_s == pytest.approx(0.0)
+    assert events[first + 1].timeline_s == pytest.approx(0.0)

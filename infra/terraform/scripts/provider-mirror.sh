@@ -10,16 +10,21 @@
 # The public Terraform registry is not reachable from the build machines, so nothing is fetched from it.
 set -euo pipefail
 
+# Version looked for in existing mirrors (the machine image ships 5.100.0 under /opt/tf-plugins).
 VERSION="${TF_AWS_PROVIDER_VERSION:-5.100.0}"
-# v5/v6 release tags are not valid Go module versions (no /vN suffix); the proxy serves commits as pseudo-versions.
+# v5/v6 release tags are not valid Go module versions (no /vN suffix), so the proxy serves commits as
+# pseudo-versions only. This one is main at 2026-06-02 (commit 5f2286d6d836); its version/VERSION says
+# 6.47.1, which becomes the mirror's version. Building it took 85 min on 2 cores (niced), ~1 GiB binary.
 GO_REF="${TF_AWS_PROVIDER_GO_REF:-v1.60.1-0.20260602190131-5f2286d6d836}"
 CACHE_DIR="${ANOMALY_CACHE_DIR:-$HOME/.cache/anomaly}"
 MIRROR="$CACHE_DIR/terraform-providers"
 CLI_CONFIG="$CACHE_DIR/terraform.rc"
 PLATFORM="linux_amd64"
 PROVIDER_DIR="registry.terraform.io/hashicorp/aws"
+# Extra places to look, space-separated, searched first.
+read -r -a EXTRA_DIRS <<<"${TF_PROVIDER_SEARCH_DIRS:-}"
 SEARCH_DIRS=(
-  ${TF_PROVIDER_SEARCH_DIRS:-}
+  "${EXTRA_DIRS[@]}"
   "$HOME/.terraform.d/plugins"
   "$HOME/.local/share/terraform/plugins"
   /usr/local/share/terraform/plugins
@@ -69,7 +74,7 @@ build_from_source() {
   version="$(tr -d '[:space:]v' <"$src/version/VERSION" 2>/dev/null || echo "$VERSION")"
   work="$(mktemp -d)"
   cp -r "$src/." "$work/" && chmod -R u+w "$work"
-  log "building provider $version ($GO_REF) - 10-40 min on 2 cores, several GiB of memory"
+  log "building provider $version ($GO_REF) - over an hour on 2 cores, up to ~3 GiB per compile job"
   start=$(date +%s)
   (cd "$work" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -p "${BUILD_JOBS:-2}" -trimpath \
     -ldflags "-s -w -X github.com/hashicorp/terraform-provider-aws/version.ProviderVersion=$version" \
