@@ -2,12 +2,14 @@
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test bootstrap system python lint typecheck test-fast stack-up stack-down clean
+include infra/terraform/Makefile.inc
+
+.PHONY: infra-test-tools run test bootstrap system python lint typecheck test-fast stack-up stack-down clean
 
 run: bootstrap
 	$(PY) -m anomaly_cli.main demo
 
-test: bootstrap
+test: bootstrap infra-test-tools
 	$(PY) -m anomaly_cli.main stack up
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -35,3 +37,10 @@ stack-down:
 
 clean:
 	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache
+
+# The AWS provider is only linked when the machine already has a mirror (building it takes over an hour);
+# the Terraform tests say loudly which checks they ran.
+infra-test-tools:
+	@infra/terraform/scripts/provider-mirror.sh --no-build || true
+	@infra/terraform/scripts/checkov.sh --install-only
+	@infra/compose/scripts/compose-cli.sh

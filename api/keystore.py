@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import psycopg
 from psycopg.rows import dict_row
@@ -34,6 +34,16 @@ class NewKey:
 
     record: KeyRecord
     secret: str
+
+
+class KeySpec(TypedDict):
+    """What a new key is made of (the keyword arguments of ``create`` and ``create_async``, both required)."""
+
+    name: str
+    role: Role
+    cameras: Sequence[str] | None
+    expires_in: timedelta | None
+    pepper: str
 
 
 def _record(row: dict[str, Any]) -> KeyRecord:
@@ -73,16 +83,8 @@ def _valid_uuid(key_id: str) -> bool:
 # --- sync (CLI) ---------------------------------------------------------------------------------------------
 
 
-def create(
-    conn: psycopg.Connection,
-    *,
-    name: str,
-    role: Role,
-    cameras: Sequence[str] | None,
-    expires_in: timedelta | None,
-    pepper: str,
-) -> NewKey:
-    secret, params = _insert_params(name, role, cameras, expires_in, pepper)
+def create(conn: psycopg.Connection, **key: Unpack[KeySpec]) -> NewKey:
+    secret, params = _insert_params(**key)
     with conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(INSERT, params).fetchone()
     conn.commit()
@@ -114,16 +116,8 @@ async def find_by_hash(conn: psycopg.AsyncConnection, digest: str) -> KeyRecord 
     return _record(row) if row else None
 
 
-async def create_async(
-    conn: psycopg.AsyncConnection,
-    *,
-    name: str,
-    role: Role,
-    cameras: Sequence[str] | None,
-    expires_in: timedelta | None,
-    pepper: str,
-) -> NewKey:
-    secret, params = _insert_params(name, role, cameras, expires_in, pepper)
+async def create_async(conn: psycopg.AsyncConnection, **key: Unpack[KeySpec]) -> NewKey:
+    secret, params = _insert_params(**key)
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(INSERT, params)
         row = await cur.fetchone()

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import time
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from anomaly_core.metrics import counter, gauge, histogram
+from api.asgi import HttpMiddleware
 
 REQUESTS = counter("anomaly_api_requests_total", "HTTP requests", ("method", "route", "status"))
 LATENCY = histogram("anomaly_api_request_seconds", "HTTP request latency", ("route",))
@@ -24,16 +25,10 @@ def _route_template(scope: Scope) -> str:
     return str(getattr(route, "path", None) or "unmatched")
 
 
-class RequestMetrics:
+class RequestMetrics(HttpMiddleware):
     """ASGI middleware counting HTTP requests by route template."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         status = 500
 

@@ -52,3 +52,9 @@ def run_build(
             f"{what} failed (exit {result.returncode}):\n{tail}",
             f"see {log}; a network or registry problem usually passes on a retry",
         )
+
+
+def run_maven(mvn: str, pom: Path, goal: str, properties: dict[str, str], *, what: str, log: Path) -> None:
+    """One batch-mode, quiet Maven ``goal`` on ``pom`` with ``-Dname=value`` ``properties`` (see run_build)."""
+    argv = [mvn, "-B", "-q", "-f", str(pom), goal, *(f"-D{name}={value}" for name, value in properties.items())]
+    run_build(argv, what, log)

@@ -113,17 +113,9 @@ class Kafka(Service):
         log = self.ctx.paths.cache / "logs" / f"kafka-{KAFKA_VERSION}-mvn.log"
 
         def build(tmp: Path) -> None:
-            argv = [
-                mvn,
-                "-B",
-                "-q",
-                "-f",
-                str(POM),
-                "dependency:copy-dependencies",
-                f"-Dkafka.version={KAFKA_VERSION}",
-                f"-DoutputDirectory={tmp / 'libs'}",
-            ]
-            cache.run_build(argv, f"resolving Kafka {KAFKA_VERSION} jars with Maven", log)
+            properties = {"kafka.version": KAFKA_VERSION, "outputDirectory": str(tmp / "libs")}
+            what = f"resolving Kafka {KAFKA_VERSION} jars with Maven"
+            cache.run_maven(mvn, POM, "dependency:copy-dependencies", properties, what=what, log=log)
 
         cache.ensure(self.home, build)
 

@@ -75,18 +75,13 @@ class SchemaRegistry(Service):
         log = self.ctx.paths.cache / "logs" / f"apicurio-{APICURIO_VERSION}-mvn.log"
 
         def build(tmp: Path) -> None:
-            argv = [
-                mvn,
-                "-B",
-                "-q",
-                "-f",
-                str(POM),
-                "dependency:unpack",
-                f"-Dapicurio.version={APICURIO_VERSION}",
-                f"-DoutputDirectory={tmp / 'dist'}",
-                f"-DmarkersDirectory={tmp / 'markers'}",
-            ]
-            cache.run_build(argv, f"fetching Apicurio Registry {APICURIO_VERSION} with Maven", log)
+            properties = {
+                "apicurio.version": APICURIO_VERSION,
+                "outputDirectory": str(tmp / "dist"),
+                "markersDirectory": str(tmp / "markers"),
+            }
+            what = f"fetching Apicurio Registry {APICURIO_VERSION} with Maven"
+            cache.run_maven(mvn, POM, "dependency:unpack", properties, what=what, log=log)
             if not (tmp / "dist" / _RUNNER).is_file():
                 raise StackError(f"the Apicurio distribution has no {_RUNNER}", f"see {log}")
 

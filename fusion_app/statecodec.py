@@ -173,6 +173,14 @@ def decode_state(data: bytes) -> tuple[CameraState, list[Pending]]:
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         found = doc.get("format") if isinstance(doc, dict) else None
         raise StateFormatError(f"checkpoint format {found!r}, this worker reads {FORMAT}")
+    try:
+        return _decode_doc(doc)
+    except (KeyError, TypeError, ValueError) as exc:
+        # A checkpoint written by an older build of the same format: the camera restarts empty, never the worker.
+        raise StateFormatError(f"checkpoint lacks or mistypes {exc}") from exc
+
+
+def _decode_doc(doc: dict[str, Any]) -> tuple[CameraState, list[Pending]]:
     state = CameraState(
         camera_id=doc["camera"],
         watermark_ms=doc["wm"],

@@ -35,8 +35,9 @@ def _cases() -> list[tuple[str, str, dict[str, Any]]]:
 
 
 def _cache_dir() -> Path:
-    root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return root / "anomaly" / "bench" / "models"
+    from anomaly_core.settings import StackSettings
+
+    return StackSettings().cache_dir / "bench" / "models"  # ANOMALY_CACHE_DIR, shared by every checkout
 
 
 def _machine(threads: int) -> dict[str, Any]:

@@ -28,7 +28,7 @@ def quantize_linear(module: Any) -> Any:
         for parent in list(module.modules()):
             for name, child in list(parent.named_children()):
                 if type(child) is torch.nn.Linear:
-                    child.qconfig = default_dynamic_qconfig
+                    child.qconfig = default_dynamic_qconfig  # type: ignore[assignment]
                     quantized = QuantizedLinear.from_float(child)
                     bias = child.bias.detach().clone() if child.bias is not None else None
                     quantized.set_weight_bias(quantized.weight(), bias)

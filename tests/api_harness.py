@@ -16,14 +16,13 @@ import psycopg
 import uvicorn
 from fastapi import FastAPI
 from psycopg import sql
-from psycopg.types.json import Jsonb
 
 from anomaly_core.objectstore import ObjectStore
 from anomaly_core.settings import DatabaseSettings, KafkaSettings, ObjectStoreSettings
 from anomaly_core.topics import ANOMALIES, spec_for
 from api.app import create_app
 from api.settings import ApiServerSettings, AppSettings
-from schemas.convert import to_avro
+from fusion_app.projection import row_of
 from schemas.records import AnomalyEvent
 
 PEPPER = "test-pepper"
@@ -135,33 +134,9 @@ def serve(settings: AppSettings) -> Iterator[RunningApi]:
         thread.join(15)
 
 
-def projection_row(event: AnomalyEvent) -> dict[str, Any]:
-    """The ``anomalies`` row the fusion sink keeps for ``event`` (its newest revision)."""
-    return {
-        "anomaly_id": event.anomaly_id,
-        "camera_id": event.camera_id,
-        "revision": event.revision,
-        "state": event.state.value,
-        "incident_start": event.incident_start,
-        "incident_end": event.incident_end,
-        "window_start": event.window_start,
-        "window_end": event.window_end,
-        "severity": event.severity.value,
-        "kinds": [k.value for k in event.kinds],
-        "score": event.score,
-        "reasons": list(event.reasons),
-        "evidence": Jsonb(to_avro(event.evidence)),
-        "lineage": Jsonb(to_avro(event.lineage)),
-        "transcript": event.evidence.transcript_excerpt,
-        "caption": event.evidence.caption,
-        "rules_version": event.rules_version,
-        "fusion_version": event.fusion_version,
-        "decided_at": event.decided_at,
-    }
-
-
 def insert_anomalies(dsn: str, events: list[AnomalyEvent]) -> None:
-    rows = [projection_row(e) for e in events]
+    # The very parameters the fusion sink writes, so the API reads what production stores.
+    rows = [row_of(e) for e in events]
     columns = list(rows[0])
     statement = sql.SQL("insert into anomalies ({}) values ({})").format(
         sql.SQL(", ").join(map(sql.Identifier, columns)), sql.SQL(", ").join(map(sql.Placeholder, columns))

@@ -4,24 +4,13 @@ of it is kept for the README (docs/img/report.png) and the test output (test-out
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 
+from tests.browser import CHROMIUM, launch_chromium
 from tests.e2e.analyze_helpers import ROOT, Analysis
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.integration]
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.mark.skipif(
@@ -36,7 +25,7 @@ def test_report_opens_in_headless_chromium(analysis: Analysis) -> None:
     out = ROOT / "test-output" / "report.png"
     out.parent.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = launch_chromium(pw)
         try:
             page = browser.new_page(viewport={"width": 1100, "height": 900}, device_scale_factor=1)
             page.on("request", lambda r: requests.append(r.url))

@@ -24,7 +24,7 @@ from fusion_app.codecs import FusionTopics
 from fusion_app.rules import Rules, load_rules
 from fusion_app.settings import FusionSettings
 from schemas.records import AnomalyEvent
-from tests.integration._streaming import read_until
+from tests.integration._streaming import in_thread, read_until
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -102,24 +102,8 @@ def all_closed(expected: int) -> Any:
 def worker_thread(kafka: KafkaSettings, rules: Rules, settings: FusionSettings | None = None) -> Iterator[FusionWorker]:
     stop = threading.Event()
     worker = FusionWorker(kafka, settings or fast_settings(), rules, stop=stop)
-    failure: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            worker.run()
-        except BaseException as exc:
-            failure.append(exc)
-
-    thread = threading.Thread(target=target, name="fusion", daemon=True)
-    thread.start()
-    try:
+    with in_thread(worker.run, stop, name="fusion", what="fusion worker"):
         yield worker
-    finally:
-        stop.set()
-        thread.join(60)
-        assert not thread.is_alive(), "fusion worker did not stop within 60 s"
-    if failure:
-        raise failure[0]
 
 
 def worker_process(kafka: KafkaSettings, rules_path: Path, log: Path) -> subprocess.Popen[bytes]:

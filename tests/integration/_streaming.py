@@ -92,24 +92,31 @@ def wait_until(predicate: Callable[[], bool], *, timeout_s: float, what: str) ->
 
 
 @contextmanager
-def service_thread(spec: ServiceSpec[Any], kafka: KafkaSettings) -> Iterator[threading.Event]:
-    """Runs ``spec`` in a thread; stops it (and re-raises its error, if any) when the block ends."""
-    stop = threading.Event()
+def in_thread(run: Callable[[], object], stop: threading.Event, *, name: str, what: str) -> Iterator[None]:
+    """Runs ``run`` in a daemon thread; sets ``stop`` when the block ends and re-raises the thread's error, if any."""
     failure: list[BaseException] = []
 
     def target() -> None:
         try:
-            run_service(spec, kafka, stop=stop)
+            run()
         except BaseException as exc:
             failure.append(exc)
 
-    thread = threading.Thread(target=target, name=f"service-{spec.name}", daemon=True)
+    thread = threading.Thread(target=target, name=name, daemon=True)
     thread.start()
     try:
-        yield stop
+        yield
     finally:
         stop.set()
         thread.join(60)
-        assert not thread.is_alive(), "service did not stop within 60 s"
+        assert not thread.is_alive(), f"{what} did not stop within 60 s"
     if failure:
         raise failure[0]
+
+
+@contextmanager
+def service_thread(spec: ServiceSpec[Any], kafka: KafkaSettings) -> Iterator[threading.Event]:
+    """Runs ``spec`` in a thread; stops it (and re-raises its error, if any) when the block ends."""
+    stop = threading.Event()
+    with in_thread(lambda: run_service(spec, kafka, stop=stop), stop, name=f"service-{spec.name}", what="service"):
+        yield stop
