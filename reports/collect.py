@@ -20,6 +20,7 @@ from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, 
 from anomaly_core.errors import PermanentError, TransientError
 from anomaly_core.objectstore import ObjectStore
 from anomaly_core.settings import KafkaSettings
+from fusion_app.reader import settled
 from reports.build import CameraInputs
 from schemas.records import (
     AnomalyEvent,
@@ -89,7 +90,7 @@ class TopicReader:
             # End offsets are asked for before the assignment: once partitions are assigned, librdkafka queues
             # these queries behind its own offset lookups and each one takes a fraction of a second.
             self._ends = {
-                (tp.topic, tp.partition): consumer.get_watermark_offsets(tp, timeout=10, cached=False)[1]
+                (tp.topic, tp.partition): settled(consumer.get_watermark_offsets, tp, timeout=10, cached=False)[1]
                 for tp in self._partitions
             }
             consumer.assign(self._partitions)
