@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from typing import Any
 from urllib.parse import quote
 
@@ -88,8 +89,7 @@ class RegistryClient:
             cached = self._ids.get((subject, text))
             if cached is not None:
                 return cached
-            body = self._request("POST", f"/subjects/{quote(subject, safe='')}/versions", payload={"schema": text})
-            schema_id = int(body["id"])
+            schema_id = self._post_version(subject, text)
             self._ids[(subject, text)] = schema_id
             self._schemas.setdefault(schema_id, json.loads(text))
             if subject not in self._configured:
@@ -98,6 +98,19 @@ class RegistryClient:
                 self._configured.add(subject)
         log.debug("schema registered subject=%s id=%s", subject, schema_id)
         return schema_id
+
+    def _post_version(self, subject: str, text: str, attempts: int = 5) -> int:
+        path = f"/subjects/{quote(subject, safe='')}/versions"
+        for attempt in range(attempts):
+            try:
+                return int(self._request("POST", path, payload={"schema": text})["id"])
+            except IncompatibleSchemaError as exc:
+                # Two services creating the same new subject at once: the loser is told the subject "already
+                # exists" (a race in the registry, not an incompatibility); posting again returns the id.
+                if "already exists" not in str(exc) or attempt == attempts - 1:
+                    raise
+                time.sleep(0.1 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     def set_compatibility(self, subject: str, level: str = BACKWARD_TRANSITIVE) -> None:
         self._request("PUT", f"/config/{quote(subject, safe='')}", payload={"compatibility": level})
