@@ -37,6 +37,7 @@ from anomaly_core.producer import Delivery, ReliableProducer
 from anomaly_core.registry import RegistryClient
 from anomaly_core.serde import AvroSerde
 from anomaly_core.settings import KafkaSettings
+from anomaly_core.settling import settled
 from fusion_app import checkpoint as ckpt
 from fusion_app.align import Aligner, Item
 from fusion_app.camera import CameraState, StepResult, idle, step
@@ -45,7 +46,6 @@ from fusion_app.events import to_event
 from fusion_app.incidents import Incident
 from fusion_app.liveness import CommitLiveness
 from fusion_app.observe import Where, observe
-from fusion_app.reader import settled
 from fusion_app.rules import Rules
 from fusion_app.settings import FusionSettings
 from fusion_app.statecodec import Pending

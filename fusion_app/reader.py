@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
 from anomaly_core.errors import TransientError
 from anomaly_core.settings import KafkaSettings
-
-T = TypeVar("T")
+from anomaly_core.settling import settled
 
 
 def read_range(
@@ -51,33 +50,6 @@ def read_range(
                 yield out
     finally:
         consumer.close()
-
-
-#: Errors of a topic whose partitions are still being created or moving: worth asking again shortly.
-_SETTLING = {
-    KafkaError.NOT_LEADER_FOR_PARTITION,
-    KafkaError.LEADER_NOT_AVAILABLE,
-    KafkaError.UNKNOWN_TOPIC_OR_PART,
-    KafkaError._UNKNOWN_PARTITION,
-    KafkaError._TIMED_OUT,
-}
-
-
-def settled(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """``call(*args, **kwargs)``, asked again for up to 30 s while the broker reports the partitions as not ready
-    yet (fresh topics, a leader moving)."""
-    deadline = time.monotonic() + 30.0
-    delay = 0.05
-    while True:
-        try:
-            return call(*args, **kwargs)
-        except KafkaException as exc:
-            err = exc.args[0] if exc.args else None
-            retry = isinstance(err, KafkaError) and (err.code() in _SETTLING or err.retriable())
-            if not retry or time.monotonic() > deadline:
-                raise
-        time.sleep(delay)
-        delay = min(1.0, delay * 2)
 
 
 def _assign(

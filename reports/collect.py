@@ -20,7 +20,7 @@ from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, 
 from anomaly_core.errors import PermanentError, TransientError
 from anomaly_core.objectstore import ObjectStore
 from anomaly_core.settings import KafkaSettings
-from fusion_app.reader import settled
+from anomaly_core.settling import settled
 from reports.build import CameraInputs
 from schemas.records import (
     AnomalyEvent,
