@@ -49,13 +49,11 @@ def worker(
     rules_path: RulesOpt = None,
     group: Annotated[str | None, typer.Option(help="Consumer group (default FUSION_GROUP_ID, topic-prefixed).")] = None,
 ) -> None:
-    """Consume the score topics, fuse per-camera windows, publish anomalies.v1 (and candidates). Runs until SIGTERM."""
-    import signal
-    import threading
-
+    """The faust-streaming fusion app: consume the score topics, fuse per-camera windows, publish anomalies.v1
+    (and candidates). Runs until SIGTERM (last checkpoint, commit, exit 0)."""
     from anomaly_core.settings import DatabaseSettings, KafkaSettings
-    from fusion_app.app import FusionWorker
     from fusion_app.cameras import RegisteredCameras
+    from fusion_app.faust_worker import build, run
     from fusion_app.rules import load_rules
     from fusion_app.settings import FusionSettings
 
@@ -65,10 +63,7 @@ def worker(
     known = None
     if settings.require_registered_cameras:
         known = RegisteredCameras(DatabaseSettings().url.get_secret_value(), settings.camera_refresh_s)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    FusionWorker(kafka, settings, rules, stop=stop, group_id=group, known_camera=known).run()
+    run(build(kafka, settings, rules, group=group or kafka.topic_prefix + settings.group_id, known_camera=known))
 
 
 @projection_app.command("sink")

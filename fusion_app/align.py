@@ -20,8 +20,7 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-
-from confluent_kafka import Consumer, TopicPartition
+from typing import Protocol
 
 from fusion_app.window import CaptionObs, Obs
 
@@ -40,31 +39,41 @@ class Item:
     obs: Obs | CaptionObs
 
 
+class Fetcher(Protocol):
+    """What the aligner needs of a consumer, whichever client it is."""
+
+    def inputs(self) -> list[TP]:
+        """The assigned input partitions."""
+        ...
+
+    def has_backlog(self, tp: TP) -> bool:
+        """Whether records of ``tp`` are still to be read (False when nothing is known yet)."""
+        ...
+
+    def pause(self, tps: set[TP]) -> None: ...
+
+    def resume(self, tps: set[TP]) -> None: ...
+
+
 class Aligner:
     def __init__(self, align_ms: int, topics: Iterable[str], max_hold_s: float = 10.0) -> None:
         self.align_ms = align_ms
         self.topics = set(topics)
         self.max_hold_s = max_hold_s
         self.read_ms: dict[TP, int] = {}  # newest event time released, per topic partition
-        self.starts: dict[TP, int] = {}  # where reading starts, for partitions not read yet
         self.held: list[Item] = []
         self.held_since: dict[TP, float] = {}
         self.paused: set[TP] = set()
 
-    def assigned(self, starts: dict[TP, int]) -> None:
-        """Start offsets of newly assigned partitions (committed; negative: from the beginning)."""
-        self.starts.update({tp: o for tp, o in starts.items() if tp[0] in self.topics})
-
     def forget(self, numbers: set[int]) -> None:
         """Partitions revoked: their held records will be read again by their next owner."""
-        for tp in [tp for tp in {*self.read_ms, *self.starts} if tp[1] in numbers]:
+        for tp in [tp for tp in self.read_ms if tp[1] in numbers]:
             self.read_ms.pop(tp, None)
-            self.starts.pop(tp, None)
             self.held_since.pop(tp, None)
             self.paused.discard(tp)
         self.held = [it for it in self.held if it.tp[1] not in numbers]
 
-    def release(self, items: list[Item], consumer: Consumer, exclude: set[TP]) -> list[Item]:
+    def release(self, items: list[Item], fetcher: Fetcher, exclude: set[TP]) -> list[Item]:
         """The items (after those held before) that may be processed now; the others are held."""
         pending = self.held + items
         if self.align_ms <= 0:
@@ -73,7 +82,7 @@ class Aligner:
         available = dict(self.read_ms)
         for it in pending:
             available[it.tp] = max(available.get(it.tp, _NOTHING_YET), it.obs.t_ms)
-        floors = self._floors(consumer, exclude, available)
+        floors = self._floors(fetcher, exclude, available)
         now = time.monotonic()
         ready: list[Item] = []
         held: list[Item] = []
@@ -92,7 +101,7 @@ class Aligner:
                 self.read_ms[it.tp] = max(self.read_ms.get(it.tp, _NOTHING_YET), it.obs.t_ms)
         self.held = held
         self.held_since = {tp: self.held_since.get(tp, now) for tp in stopped}
-        self._pause_ahead(consumer, stopped)
+        self._pause_ahead(fetcher, stopped)
         return ready
 
     def first_held(self) -> dict[TP, int]:
@@ -102,33 +111,22 @@ class Aligner:
             first.setdefault(it.tp, it.offset)
         return first
 
-    def _floors(self, consumer: Consumer, exclude: set[TP], available: dict[TP, int]) -> dict[int, int]:
+    def _floors(self, fetcher: Fetcher, exclude: set[TP], available: dict[TP, int]) -> dict[int, int]:
         """Per partition number: event time of the slowest sibling that still has records to read."""
-        assignment = [tp for tp in consumer.assignment() if tp.topic in self.topics]
-        positions = {(p.topic, p.partition): p.offset for p in consumer.position(assignment)} if assignment else {}
         floors: dict[int, int] = {}
-        for part in assignment:
-            tp = (part.topic, part.partition)
-            if tp in exclude or not self._has_backlog(consumer, tp, positions.get(tp, -1)):
+        for tp in fetcher.inputs():
+            if tp[0] not in self.topics or tp in exclude or not fetcher.has_backlog(tp):
                 continue
             seen = available.get(tp, _NOTHING_YET)
             floors[tp[1]] = min(floors.get(tp[1], seen), seen)
         return floors
 
-    def _has_backlog(self, consumer: Consumer, tp: TP, position: int) -> bool:
-        low, high = consumer.get_watermark_offsets(TopicPartition(*tp), cached=True) or (-1, -1)
-        if high < 0:
-            return False  # not fetched yet: nothing known, nothing to wait for
-        start = position if position >= 0 else max(self.starts.get(tp, -1), low)
-        return start < high
-
-    def _pause_ahead(self, consumer: Consumer, ahead: set[TP]) -> None:
+    def _pause_ahead(self, fetcher: Fetcher, ahead: set[TP]) -> None:
         """Stops fetching partitions with held records; resumes the others paused here before."""
         pause = ahead - self.paused
         resume = self.paused - ahead
         if pause:
-            consumer.pause([TopicPartition(*tp) for tp in pause])
+            fetcher.pause(pause)
         if resume:
-            # librdkafka resumes from the consumed position (records prefetched before the pause are not lost).
-            consumer.resume([TopicPartition(*tp) for tp in resume])
+            fetcher.resume(resume)
         self.paused = set(ahead)

@@ -1,10 +1,6 @@
-"""The fusion worker: consume the co-partitioned score topics, run the per-camera state machine, publish anomalies.
-
-Why not faust-streaming (see docs/fusion.md): the worker needs one ordering per batch that faust's tables do not
-give — checkpoint the camera's state (with the revisions it is about to publish) BEFORE publishing them, and
-commit input offsets only AFTER every camera touched is checkpointed — plus state writes from a wall-clock timer
-(idle cameras) and batch-level state updates. It runs on confluent-kafka with the shared producer, serde and
-dead-letter plumbing; the logic is the pure core (``observe`` -> ``camera.step`` -> ``fuse``/``incidents``).
+"""The bounded fusion run of ``anomaly replay`` and the backtests: the same engine as the faust-streaming worker
+(``faust_worker.py``) on a confluent-kafka loop that can start at a time, stop at the end offsets it saw, and run
+inside a test or a benchmark thread. The live worker (``anomaly fusion worker``) is the Faust app.
 
 Per batch:
 1. decode + validate each record (bad ones become dead letters), merge the inputs of each partition number in
@@ -21,39 +17,58 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from anomaly_core.backoff import Backoff
-from anomaly_core.dlq import dead_letter
-from anomaly_core.errors import PermanentError, TransientError
-from anomaly_core.metrics import RuntimeMetrics, counter, start_metrics_server
+from anomaly_core.errors import TransientError
+from anomaly_core.metrics import RuntimeMetrics, start_metrics_server
 from anomaly_core.producer import Delivery, ReliableProducer
 from anomaly_core.registry import RegistryClient
 from anomaly_core.serde import AvroSerde
 from anomaly_core.settings import KafkaSettings
 from anomaly_core.settling import settled
 from fusion_app import checkpoint as ckpt
-from fusion_app.align import Aligner, Item
-from fusion_app.camera import CameraState, StepResult, idle, step
-from fusion_app.codecs import FusionTopics, decode_score
-from fusion_app.events import to_event
+from fusion_app.align import TP, Aligner
+from fusion_app.codecs import FusionTopics
+from fusion_app.engine import SERVICE, FusionEngine, Raw, deliveries
 from fusion_app.incidents import Incident
 from fusion_app.liveness import CommitLiveness
-from fusion_app.observe import Where, observe
 from fusion_app.rules import Rules
 from fusion_app.settings import FusionSettings
-from fusion_app.statecodec import Pending
-from fusion_app.window import CaptionObs, Obs
-from schemas.records import AnomalyState
 
 log = logging.getLogger(__name__)
-SERVICE = "fusion"
+
+
+class ConfluentFetcher:
+    """The aligner's view of a confluent-kafka consumer."""
+
+    def __init__(self, consumer: Consumer) -> None:
+        self.consumer = consumer
+        self.starts: dict[TP, int] = {}  # where reading starts (committed; negative: the beginning)
+        self.positions: dict[TP, int] = {}
+
+    def inputs(self) -> list[TP]:
+        assignment = self.consumer.assignment()
+        self.positions = {(p.topic, p.partition): p.offset for p in self.consumer.position(assignment)}
+        return list(self.positions)
+
+    def has_backlog(self, tp: TP) -> bool:
+        low, high = self.consumer.get_watermark_offsets(TopicPartition(*tp), cached=True) or (-1, -1)
+        if high < 0:
+            return False  # not fetched yet: nothing known, nothing to wait for
+        position = self.positions.get(tp, -1)
+        start = position if position >= 0 else max(self.starts.get(tp, -1), low)
+        return start < high
+
+    def pause(self, tps: set[TP]) -> None:
+        self.consumer.pause([TopicPartition(*tp) for tp in tps])
+
+    def resume(self, tps: set[TP]) -> None:
+        # librdkafka resumes from the consumed position (records prefetched before the pause are not lost).
+        self.consumer.resume([TopicPartition(*tp) for tp in tps])
 
 
 class FusionWorker:
@@ -83,26 +98,22 @@ class FusionWorker:
         self.first_batch_at: float | None = None  # monotonic times, for the benchmark
         self.last_batch_at: float | None = None
         self.records = 0
-        self.known_camera = known_camera
         self.registry = RegistryClient(kafka.schema_registry_url)
         self.serde = AvroSerde(self.registry)
         self.metrics = RuntimeMetrics(SERVICE)
+        self.engine = FusionEngine(self.topics, self.group, rules, self.serde, self.metrics, known_camera=known_camera)
         # Checkpoints are repetitive JSON: lz4 shrinks them several times for little CPU.
         self.producer = ReliableProducer(
             kafka, client_id=self.group, config={"compression.type": "lz4"}, on_ack=self._acked
         )
         self.consumer = Consumer(self._consumer_config())
         self.liveness = CommitLiveness(SERVICE, settings.liveness_timeout_s, settings.liveness_file)
-        self.states: dict[str, CameraState] = {}
-        self.changelog = ckpt.Changelog(self.topics.state, self.group)
         self.aligner = Aligner(settings.align_ms, self.topics.scores)
-        self.partition_of: dict[str, int] = {}
-        self.dirty: set[str] = set()
+        self.fetcher = ConfluentFetcher(self.consumer)
         self.owned: set[int] = set()
         self.positions: dict[tuple[str, int], int] = {}  # next offset to commit, per input partition
         self.ends: dict[tuple[str, int], int] = {}  # bounded runs (replay): where each partition stops
         self.finished: set[tuple[str, int]] = set()
-        self._counts = counter("anomaly_fusion_events_total", "Fusion outcomes by kind", ("kind",))
 
     def _consumer_config(self) -> dict[str, Any]:
         return {
@@ -171,7 +182,7 @@ class FusionWorker:
 
     def _process(self, records: list[Any]) -> None:
         try:
-            items, letters = self._read(records)
+            items, letters = self.engine.read(self._raws(records))
         except TransientError as exc:
             # The registry is unreachable: nothing was applied yet, so read the same records again later.
             for raw in records:
@@ -180,7 +191,7 @@ class FusionWorker:
             self._keep_alive(1.0)
             self._resume()
             return
-        ready = self.aligner.release(items, self.consumer, self.finished)
+        ready = self.aligner.release(items, self.fetcher, self.finished)
         held = self.aligner.first_held()
         for raw in records:
             tp = (raw.topic(), raw.partition())
@@ -188,80 +199,30 @@ class FusionWorker:
                 self.positions[tp] = max(self.positions.get(tp, 0), raw.offset() + 1)
         for tp, offset in held.items():
             self.positions[tp] = min(self.positions.get(tp, offset), offset)  # held records are not done yet
-        by_camera: dict[str, list[Obs | CaptionObs]] = defaultdict(list)
-        for it in ready:
-            by_camera[it.camera_id].append(it.obs)
-            self.partition_of[it.camera_id] = it.tp[1]
-        wall_ms = int(time.time() * 1000)
-        outgoing: dict[str, list[Incident]] = {}
-        for camera, batch in by_camera.items():
-            result = step(self.states.get(camera) or CameraState(camera), batch, self.rules, wall_ms)
-            self._account(camera, result)
-            if result.published:
-                outgoing[camera] = result.published
+        outgoing = self.engine.apply(ready, int(time.time() * 1000))
         self.liveness.progressed()
         self._publish(outgoing, letters)
         for tp, end in self.ends.items():
             if self.positions.get(tp, -1) >= end and tp not in held:
                 self.finished.add(tp)
 
-    def _read(self, records: list[Any]) -> tuple[list[Item], list[Delivery]]:
-        """Decoded, validated observations and dead letters; raises TransientError before changing anything."""
-        letters: list[Delivery] = []
-        items: list[Item] = []
-        for topic, n in Counter(raw.topic() for raw in records).items():
-            self.metrics.consumed.labels(SERVICE, topic).inc(n)
-        for raw in records:
-            _, ts = raw.timestamp()
+    def _raws(self, records: list[Any]) -> list[Raw]:
+        """The records of this run (a replay stops at ``to_ms``) in the engine's shape."""
+        out: list[Raw] = []
+        for r in records:
+            _, ts = r.timestamp()
             if self.to_ms is not None and ts > self.to_ms:
-                self._finish((raw.topic(), raw.partition()))
+                self._finish((r.topic(), r.partition()))
                 continue
-            try:
-                record = decode_score(self.serde, self.topics, raw.topic(), raw.value())
-                key = raw.key().decode() if raw.key() is not None else None
-                where = Where(raw.topic(), raw.partition(), raw.offset(), key, ts)
-                obs, warnings = observe(record, where, self.rules, self.known_camera)
-            except (PermanentError, UnicodeDecodeError) as exc:
-                letters.append(self._dead_letter(raw, exc))
-                continue
-            for warning in warnings:
-                self._counts.labels("clamped").inc()
-                log.warning("%s[%d]@%d: %s", raw.topic(), raw.partition(), raw.offset(), warning)
-            items.append(Item((raw.topic(), raw.partition()), raw.offset(), record.camera_id, obs))
-        return items, letters
-
-    def _account(self, camera: str, result: StepResult) -> None:
-        self.states[camera] = result.state
-        self.dirty.add(camera)
-        for name, n in (
-            ("too_late", len(result.too_late)),
-            ("redelivered", result.duplicates),
-            ("suppressed_by_cooldown", result.suppressed),
-            ("orphan_caption", len(result.orphan_captions)),
-            ("window_decisions", len(result.decisions)),
-        ):
-            if n:
-                self._counts.labels(name).inc(n)
-        for obs in result.too_late:
-            log.info("%s: score at %d later than the allowed lateness, not applied", camera, obs.t_ms)
-        for caption in result.orphan_captions:
-            log.warning("%s: caption for unknown anomaly %s", camera, caption.anomaly_id)
+            out.append(Raw(r.topic(), r.partition(), r.offset(), r.key(), r.value(), ts))
+        return out
 
     def _tick(self) -> None:
         """Closes incidents of cameras silent for the idle timeout (wall clock).
 
         Only on partitions this worker has read to the end: a camera whose scores wait in a backlog is not idle.
         """
-        wall_ms = int(time.time() * 1000)
-        current = self._caught_up()
-        outgoing: dict[str, list[Incident]] = {}
-        for camera, state in list(self.states.items()):
-            if self.partition_of.get(camera) not in current:
-                continue
-            result = idle(state, self.rules, wall_ms)
-            if result.published:
-                self.states[camera] = result.state
-                outgoing[camera] = result.published
+        outgoing = self.engine.close_idle(self._caught_up(), int(time.time() * 1000))
         if outgoing:
             self._publish(outgoing, [])
 
@@ -278,32 +239,14 @@ class FusionWorker:
     # --- publishing and checkpoints -----------------------------------------------------------------------------
 
     def _publish(self, outgoing: dict[str, list[Incident]], letters: list[Delivery]) -> None:
-        decided_at = datetime.now(UTC)
-        checkpoints: list[Delivery] = []
-        outputs: list[Delivery] = []
-        for camera, incidents in outgoing.items():
-            pending: list[Pending] = []
-            for incident in incidents:
-                event = to_event(incident, decided_at)
-                pending.append((self.topics.anomalies, camera, self.serde.encode(self.topics.anomalies, event)))
-                if event.state == AnomalyState.CANDIDATE:
-                    pending.append((self.topics.candidates, camera, self.serde.encode(self.topics.candidates, event)))
-                self._counts.labels(f"published_{event.state.value.lower()}").inc()
-            state = self.states[camera]
-            checkpoints.append(self.changelog.record(self.partition_of[camera], state, pending))
-            self.dirty.discard(camera)
-            outputs += [Delivery(topic, key.encode(), value) for topic, key, value in pending]
+        publications = self.engine.publication(outgoing)
         # State (with what it is about to publish) first: a revision is never visible before the state that made it.
-        self._deliver(checkpoints + letters)
-        self._deliver(outputs)
+        self._deliver([p.checkpoint for p in publications] + letters)
+        self._deliver([d for p in publications for d in deliveries(p.outputs)])
 
     def _checkpoint(self, *, sync: bool = False) -> None:
         """Checkpoints every camera touched since the last time, then commits the input offsets."""
-        deliveries = [
-            self.changelog.record(self.partition_of[c], self.states[c]) for c in sorted(self.dirty) if c in self.states
-        ]
-        self._deliver(deliveries)
-        self.dirty.clear()
+        self._deliver(self.engine.checkpoints())
         if not self.positions:
             self.liveness.committed()  # nothing in hand
             return
@@ -368,20 +311,6 @@ class FusionWorker:
         if assignment:
             self.consumer.resume(assignment)
 
-    def _dead_letter(self, raw: Any, exc: BaseException) -> Delivery:
-        log.warning("dead-lettering %s[%d]@%d: %s", raw.topic(), raw.partition(), raw.offset(), exc)
-        letter = dead_letter(
-            SERVICE,
-            exc,
-            topic=raw.topic(),
-            partition=raw.partition(),
-            offset=raw.offset(),
-            key=raw.key(),
-            value=raw.value(),
-        )
-        self.metrics.dead_lettered.labels(SERVICE, letter.stage.value).inc()
-        return Delivery(self.topics.dlq, raw.key(), self.serde.encode(self.topics.dlq, letter))
-
     def _acked(self, delivery: Delivery) -> None:
         self.metrics.produced.labels(SERVICE, delivery.topic).inc()
 
@@ -390,16 +319,10 @@ class FusionWorker:
     def _assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         numbers = sorted({p.partition for p in partitions} - self.owned)
         restored = ckpt.restore(self.kafka, self.topics.state, self.group, numbers)
-        resend: list[Delivery] = []
-        now_ms = int(time.time() * 1000)
-        for camera, r in restored.items():
-            # Time the worker was down is not time the camera was silent: the idle clock restarts now.
-            self.states[camera] = replace(r.state, last_input_wall_ms=now_ms)
-            self.partition_of[camera] = r.partition
-            resend += [Delivery(topic, key.encode(), value) for topic, key, value in r.outbox]
+        resend = deliveries(p for box in self.engine.restore(restored, int(time.time() * 1000)).values() for p in box)
         self.owned |= set(numbers)
         committed = settled(consumer.committed, partitions, timeout=10.0)
-        self.aligner.assigned({(tp.topic, tp.partition): tp.offset for tp in committed})
+        self.fetcher.starts.update({(tp.topic, tp.partition): tp.offset for tp in committed})
         log.info(
             "assigned partitions %s: restored %d cameras, re-sending %d outputs", numbers, len(restored), len(resend)
         )
@@ -441,10 +364,7 @@ class FusionWorker:
         self._forget({p.partition for p in partitions})
 
     def _forget(self, numbers: set[int]) -> None:
-        for camera in [c for c, p in self.partition_of.items() if p in numbers]:
-            self.states.pop(camera, None)
-            self.partition_of.pop(camera, None)
-            self.dirty.discard(camera)
+        self.engine.forget(numbers)
         self.positions = {tp: o for tp, o in self.positions.items() if tp[1] not in numbers}
         self.owned -= numbers
         self.aligner.forget(numbers)

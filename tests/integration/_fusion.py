@@ -1,12 +1,12 @@
-"""Helpers of the fusion and projection integration tests: private topics, scripted scores, a worker thread or
-process, and reading anomalies back."""
+"""Helpers of the fusion and projection integration tests: private topics, scripted scores, the Faust worker as
+its own process (as deployed), and reading anomalies back."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -19,12 +19,11 @@ from confluent_kafka import Producer
 from anomaly_core.registry import RegistryClient
 from anomaly_core.serde import AvroSerde
 from anomaly_core.settings import KafkaSettings
-from fusion_app.app import FusionWorker
 from fusion_app.codecs import FusionTopics
 from fusion_app.rules import Rules, load_rules
 from fusion_app.settings import FusionSettings
 from schemas.records import AnomalyEvent
-from tests.integration._streaming import in_thread, read_until
+from tests.integration._streaming import read_until
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -99,11 +98,15 @@ def all_closed(expected: int) -> Any:
 
 
 @contextmanager
-def worker_thread(kafka: KafkaSettings, rules: Rules, settings: FusionSettings | None = None) -> Iterator[FusionWorker]:
-    stop = threading.Event()
-    worker = FusionWorker(kafka, settings or fast_settings(), rules, stop=stop)
-    with in_thread(worker.run, stop, name="fusion", what="fusion worker"):
+def worker_running(kafka: KafkaSettings, rules_path: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``anomaly fusion worker`` for the duration of the block; it must stop on SIGTERM with exit code 0."""
+    worker = worker_process(kafka, rules_path, log)
+    try:
         yield worker
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        code = worker.wait(60)
+    assert code == 0, log.read_text()[-3000:]
 
 
 def worker_process(kafka: KafkaSettings, rules_path: Path, log: Path) -> subprocess.Popen[bytes]:

@@ -28,7 +28,7 @@ from tests.integration._fusion import (
     publish,
     recent_t0,
     worker_process,
-    worker_thread,
+    worker_running,
 )
 from tests.integration._streaming import read_until
 
@@ -55,7 +55,7 @@ def expected_ids(records: list, rules) -> dict[str, tuple[str, tuple[AnomalyKind
 
 
 def test_scripted_streams_give_exactly_the_expected_anomalies(fusion_kafka: KafkaSettings, tmp_path: Path):
-    rules, _ = fast_rules(tmp_path)
+    rules, rules_path = fast_rules(tmp_path)
     t0 = recent_t0()
     cameras, records = streams(["fall", "help", "fire", "normal", "noise"], t0)
     topics = FusionTopics.for_prefix(fusion_kafka.topic_prefix)
@@ -65,7 +65,7 @@ def test_scripted_streams_give_exactly_the_expected_anomalies(fusion_kafka: Kafk
     future = replace(scene(cameras["normal"], t0 + 400, 0.1), event_time=tomorrow)
     garbage = (topics.scene, cameras["normal"].encode(), b"\x00\x00\x00\x00\x01not avro")
 
-    with worker_thread(fusion_kafka, rules):
+    with worker_running(fusion_kafka, rules_path, tmp_path / "worker.log"):
         publish(fusion_kafka, [*records, nan_scene, bad_camera, future], raw=[garbage])
         events = anomalies(fusion_kafka, all_closed(3), timeout_s=90)
 
@@ -95,9 +95,9 @@ def test_scripted_streams_give_exactly_the_expected_anomalies(fusion_kafka: Kafk
 
 
 def test_caption_comes_back_as_an_update_of_the_same_anomaly(fusion_kafka: KafkaSettings, tmp_path: Path):
-    rules, _ = fast_rules(tmp_path)
+    _, rules_path = fast_rules(tmp_path)
     cameras, records = streams(["fire"], recent_t0())
-    with worker_thread(fusion_kafka, rules):
+    with worker_running(fusion_kafka, rules_path, tmp_path / "worker.log"):
         publish(fusion_kafka, records)
         (candidate,) = anomalies(fusion_kafka, lambda es: len(es) >= 1, timeout_s=60)[:1]
         caption = CaptionScore(
@@ -122,9 +122,12 @@ def test_caption_comes_back_as_an_update_of_the_same_anomaly(fusion_kafka: Kafka
 
 
 @pytest.mark.slow
-def test_kill_9_mid_incident_then_restart_loses_nothing_and_duplicates_nothing(
-    fusion_kafka: KafkaSettings, tmp_path: Path
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM], ids=["kill-9", "sigterm"])
+def test_restart_mid_incident_loses_nothing_and_duplicates_nothing(
+    fusion_kafka: KafkaSettings, tmp_path: Path, stop: signal.Signals
 ):
+    """The window state (buffered scores, open incidents) survives a crash (SIGKILL: no checkpoint, commit or
+    flush) and a graceful stop (SIGTERM: last checkpoint, commit, exit 0) of the Faust worker."""
     rules, rules_path = fast_rules(tmp_path)
     t0 = recent_t0()
     _, records = streams(["fall", "fire", "help"], t0)
@@ -137,8 +140,9 @@ def test_kill_9_mid_incident_then_restart_loses_nothing_and_duplicates_nothing(
         # Mid-incident: candidates are out, the incidents are still open.
         anomalies(fusion_kafka, lambda es: len({e.anomaly_id for e in es}) >= 3, timeout_s=90)
     finally:
-        first.kill()  # SIGKILL: no checkpoint, no commit, no flush
-        first.wait(30)
+        first.send_signal(stop)
+        code = first.wait(60)
+    assert code == (0 if stop == signal.SIGTERM else -signal.SIGKILL), log.read_text()[-3000:]
     publish(fusion_kafka, records[split:])
     before_restart = log.read_text()
     second = worker_process(fusion_kafka, rules_path, log)
@@ -208,14 +212,12 @@ def test_backtest_diff_and_replay_through_the_cli(
 def test_a_backlog_gives_the_same_anomalies_as_an_in_memory_run(fusion_kafka: KafkaSettings, tmp_path: Path):
     # Minutes of scores for many cameras, read at once: the consumer fetches each topic partition on its own,
     # the worker still merges them in event time (align.py), so the incidents are those of a time-ordered run.
-    from fusion_app.app import FusionWorker
     from fusion_app.bench import THROUGHPUT_MIX, scripted
-    from tests.integration._fusion import fast_settings
 
-    rules, _ = fast_rules(tmp_path)
+    rules, rules_path = fast_rules(tmp_path)
     records = scripted(10, THROUGHPUT_MIX, 5, recent_t0() - 80_000)
     publish(fusion_kafka, records)
-    worker = FusionWorker(fusion_kafka, fast_settings(), rules, bounded=True)
-    worker.run()
-    events = anomalies(fusion_kafka, lambda es: False, timeout_s=3)
-    assert {e.anomaly_id for e in events} == set(expected_ids(records, rules))
+    expected = set(expected_ids(records, rules))
+    with worker_running(fusion_kafka, rules_path, tmp_path / "worker.log"):
+        events = anomalies(fusion_kafka, all_closed(len(expected)), timeout_s=120)
+    assert set(latest(events)) == expected

@@ -1,0 +1,393 @@
+"""``anomaly fusion worker``: the faust-streaming app that fuses the co-partitioned score topics per camera.
+
+* one agent (concurrency 1) reads ``scores.pose/scene/audio/caption.v1`` as one co-partitioned stream, in batches
+  (``noack_take``): events are acknowledged by hand, only once the state they changed is in the changelog;
+* the Faust table ``fusion-state`` (changelog: the compacted ``fusion.state.v1``, memory store, restored by Faust
+  on every assignment) holds one value per camera: its hopping event-time windows, watermarks, incidents and the
+  last applied offset of each input, plus the outbox of revisions not yet acknowledged;
+* a checkpoint timer writes the changed cameras, acknowledges their events and commits; a tick timer closes the
+  incidents of idle cameras and restores newly assigned partitions.
+
+Order per publishing camera: the state with its outbox reaches the changelog, then the revisions are sent, then
+(at the next checkpoint) the offsets are committed. A crash leaves an older state (records are processed again and
+give the same revisions) or a newer one (its records are recognised by offset and skipped; its outbox is re-sent).
+The logic is the pure core through ``FusionEngine``; see docs/fusion.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any, cast
+
+import faust
+from aiokafka.helpers import create_ssl_context
+from faust.types import TP as KafkaTP  # noqa: N811
+from faust.types import EventT
+
+from anomaly_core.backoff import Backoff
+from anomaly_core.errors import TransientError
+from anomaly_core.metrics import RuntimeMetrics, start_metrics_server
+from anomaly_core.producer import Delivery
+from anomaly_core.registry import RegistryClient
+from anomaly_core.serde import AvroSerde
+from anomaly_core.settings import KafkaSettings
+from fusion_app import checkpoint as ckpt
+from fusion_app.align import TP, Aligner
+from fusion_app.codecs import FusionTopics
+from fusion_app.engine import SERVICE, FusionEngine, Raw
+from fusion_app.incidents import Incident
+from fusion_app.liveness import CommitLiveness
+from fusion_app.rules import Rules
+from fusion_app.settings import FusionSettings
+from fusion_app.statecodec import Pending, StateFormatError, decode_state
+
+log = logging.getLogger(__name__)
+RAW: faust.Schema = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+EventKey = tuple[str, int, int]
+
+
+class FaustFetcher:
+    """The aligner's view of the Faust consumer: what each input partition has left to hand to the agent."""
+
+    def __init__(self, app: faust.App, topics: list[str]) -> None:
+        self.app = app
+        self.topics = set(topics)
+        self.next: dict[TP, int] = {}  # next offset after the newest record handed to the agent
+
+    def inputs(self) -> list[TP]:
+        return [(tp.topic, tp.partition) for tp in self.app.consumer.assignment() if tp.topic in self.topics]
+
+    def seen(self, tp: TP, offset: int) -> None:
+        self.next[tp] = max(self.next.get(tp, 0), offset + 1)
+
+    def has_backlog(self, tp: TP) -> bool:
+        high = self.app.consumer.highwater(KafkaTP(*tp))
+        if high is None:
+            return False  # not fetched yet: nothing known, nothing to wait for
+        if tp in self.next:
+            return self.next[tp] < high
+        # Nothing handed over yet: Faust's read offset is the committed offset it sought at assignment (the
+        # fetch position would not do: it runs ahead of what the agent has been given).
+        start = cast(Any, self.app.consumer)._read_offset.get(KafkaTP(*tp))
+        return (start or 0) < high
+
+    def caught_up(self) -> set[int]:
+        """Partition numbers whose every input has been handed to the agent up to its end offset."""
+        inputs = self.inputs()
+        return {tp[1] for tp in inputs} - {tp[1] for tp in inputs if self.has_backlog(tp)}
+
+    # No pausing: Faust's pause_partitions, called while its fetcher thread waits on the active set, stopped
+    # the delivery of the OTHER partitions too (the backlog test stalled). Records of a partition running ahead
+    # are held in memory instead; one fetch brings at most 64 KB per partition, which bounds how far ahead.
+    def pause(self, tps: set[TP]) -> None:
+        pass
+
+    def resume(self, tps: set[TP]) -> None:
+        pass
+
+    def forget(self, numbers: set[int]) -> None:
+        for tp in [tp for tp in self.next if tp[1] in numbers]:
+            del self.next[tp]
+
+
+class Fusion:
+    """The worker around the engine. Its coroutines share the app's event loop and take turns through ``lock``."""
+
+    def __init__(
+        self,
+        app: faust.App,
+        kafka: KafkaSettings,
+        settings: FusionSettings,
+        rules: Rules,
+        *,
+        group: str,
+        partitions: int,
+        known_camera: Callable[[str], bool] | None = None,
+    ) -> None:
+        self.app, self.settings = app, settings
+        self.topics = FusionTopics.for_prefix(kafka.topic_prefix)
+        self.registry = RegistryClient(kafka.schema_registry_url)
+        self.metrics = RuntimeMetrics(SERVICE)
+        serde = AvroSerde(self.registry)
+        self.engine = FusionEngine(self.topics, group, rules, serde, self.metrics, known_camera=known_camera)
+        self.prefix = f"{group}|".encode()
+        self.aligner = Aligner(settings.align_ms, self.topics.scores)
+        self.fetcher = FaustFetcher(app, self.topics.inputs)
+        self.liveness = CommitLiveness(SERVICE, settings.liveness_timeout_s, settings.liveness_file)
+        self.lock = asyncio.Lock()
+        self.events: dict[EventKey, EventT] = {}  # handed to the agent, not acknowledged yet
+        self.unacked: dict[str, list[Pending]] = {}  # sent revisions awaiting their ack: kept in the outbox
+        self.failed: list[tuple[str, Pending]] = []  # sends that failed: sent again at the next checkpoint
+        self.owned: set[int] = set()
+        self.records = 0
+        state_topic = app.topic(
+            self.topics.state, partitions=partitions, compacting=True, config=ckpt.STATE_TOPIC_CONFIG, schema=RAW
+        )
+        self.table = app.Table(
+            "fusion-state", default=None, partitions=partitions, changelog_topic=state_topic, schema=RAW
+        )
+        scores = app.topic(*self.topics.inputs, schema=RAW)
+        app.agent(scores, name="fusion", concurrency=1)(self.consume)
+        app.timer(settings.checkpoint_ms / 1000)(self.checkpoint)
+        app.timer(settings.tick_ms / 1000)(self.tick)
+        app.on_partitions_revoked.connect(cast(Any, self.revoked))
+
+    # --- the agent ----------------------------------------------------------------------------------------------
+
+    async def consume(self, stream: Any) -> None:
+        """The agent: batches of events with manual acknowledgement (``faust.Stream.noack_take``)."""
+        async for events in stream.noack_take(self.settings.max_batch, within=self.settings.max_wait_ms / 1000):
+            async with self.lock:
+                await self._batch(events)
+
+    async def _batch(self, events: Sequence[EventT]) -> None:
+        raws: list[Raw] = []
+        for event in events:
+            m = event.message
+            self.events[(m.topic, m.partition, m.offset)] = event
+            self.fetcher.seen((m.topic, m.partition), m.offset)
+            raws.append(Raw(m.topic, m.partition, m.offset, m.key, m.value, round(m.timestamp * 1000)))
+        await self._own({r.partition for r in raws})
+        items, letters = await self._read(raws)
+        ready = self.aligner.release(items, self.fetcher, set())
+        outgoing = self.engine.apply(ready, int(time.time() * 1000))
+        self.records += len(raws)
+        self.liveness.progressed()
+        await self._publish(outgoing, letters)
+
+    async def _read(self, raws: list[Raw]) -> tuple[list[Any], list[Delivery]]:
+        """Decodes off the event loop (a registry lookup must not stall heartbeats); waits out registry outages."""
+        backoff = Backoff()
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                return await loop.run_in_executor(None, self.engine.read, raws)
+            except TransientError as exc:
+                delay = backoff.next_delay()
+                self.metrics.retries.labels(SERVICE, "registry").inc()
+                log.warning("cannot read the batch yet (%s); retrying in %.2fs", exc, delay)
+                await asyncio.sleep(delay)
+
+    # --- publishing ---------------------------------------------------------------------------------------------
+
+    async def _publish(self, outgoing: dict[str, list[Incident]], letters: list[Delivery]) -> None:
+        publications = self.engine.publication(outgoing, self.unacked)
+        saved = [self._save(p.checkpoint) for p in publications]
+        for letter in letters:
+            await self.app.producer.send(letter.topic, letter.key, letter.value, None, None, None)
+        if saved:
+            await asyncio.gather(*saved)  # the state that made a revision is in the changelog before the revision
+        for p in publications:
+            for pending in p.outputs:
+                await self._send(p.camera, pending)
+
+    def _save(self, checkpoint: Delivery) -> Any:
+        """Writes a camera's state into the table and its changelog; the future resolves on the ack."""
+        self.table.data[checkpoint.key] = checkpoint.value
+        return self.table.send_changelog(checkpoint.partition, checkpoint.key, checkpoint.value)
+
+    async def _send(self, camera: str, pending: Pending) -> None:
+        topic, key, value = pending
+        self.unacked.setdefault(camera, []).append(pending)
+        future = cast(asyncio.Future[Any], await self.app.producer.send(topic, key.encode(), value, None, None, None))
+        future.add_done_callback(partial(self._sent, camera, pending))
+
+    def _sent(self, camera: str, pending: Pending, future: asyncio.Future[Any]) -> None:
+        if future.cancelled() or future.exception() is not None:
+            log.warning("sending a revision of %s failed (%s); sent again at the next checkpoint", camera, future)
+            self.failed.append((camera, pending))
+            return
+        box = self.unacked.get(camera, [])
+        if pending in box:
+            box.remove(pending)
+        if not box:
+            self.unacked.pop(camera, None)
+        self.metrics.produced.labels(SERVICE, pending[0]).inc()
+
+    # --- timers -------------------------------------------------------------------------------------------------
+
+    def _ready(self) -> bool:
+        try:
+            self.app.consumer.assignment()
+        except Exception:  # the consumer is not started yet
+            return False
+        return not self.app.rebalancing and cast(Any, self.app.tables).recovery.completed.is_set()
+
+    async def checkpoint(self) -> None:
+        """Changed cameras to the changelog, then their events acknowledged, then the offsets committed."""
+        if not self._ready():
+            return
+        async with self.lock:
+            if self.aligner.held:  # a sibling may have caught up, or the hold ran out
+                released = self.aligner.release([], self.fetcher, set())
+                await self._publish(self.engine.apply(released, int(time.time() * 1000)), [])
+            retry, self.failed = self.failed, []
+            for camera, pending in retry:
+                self._drop_unacked(camera, pending)
+                await self._send(camera, pending)
+            saved = [self._save(c) for c in self.engine.checkpoints(self.unacked)]
+            if saved:
+                await asyncio.gather(*saved)
+            self._acknowledge()
+        try:
+            await self.app.consumer.commit()
+            self.liveness.committed()
+        except Exception as exc:  # refused during a rebalance: the next owner commits
+            log.warning("commit failed (%s); retried at the next checkpoint", exc)
+
+    def _drop_unacked(self, camera: str, pending: Pending) -> None:
+        box = self.unacked.get(camera, [])
+        if pending in box:
+            box.remove(pending)
+
+    def _acknowledge(self) -> None:
+        """Acknowledges every event whose effect is checkpointed (all but those the aligner holds)."""
+        held = {(it.tp[0], it.tp[1], it.offset) for it in self.aligner.held}
+        for key in [k for k in self.events if k not in held]:
+            self.events.pop(key).ack()
+
+    async def tick(self) -> None:
+        """Restores newly assigned partitions; closes the incidents of idle cameras on caught-up partitions."""
+        self.liveness.check()
+        if not self._ready():
+            return
+        async with self.lock:
+            await self._own({tp[1] for tp in self.fetcher.inputs()})
+            outgoing = self.engine.close_idle(self.fetcher.caught_up(), int(time.time() * 1000))
+            if outgoing:
+                await self._publish(outgoing, [])
+
+    # --- assignment ---------------------------------------------------------------------------------------------
+
+    async def _own(self, numbers: set[int]) -> None:
+        """Takes over the cameras of newly assigned partition numbers from the table Faust restored."""
+        new = numbers - self.owned
+        if not new:
+            return
+        restored: dict[str, ckpt.Restored] = {}
+        for key, value in list(self.table.data.items()):
+            if not key.startswith(self.prefix) or value is None:
+                continue
+            camera = key[len(self.prefix) :].decode()
+            try:
+                state, outbox = decode_state(value)
+            except StateFormatError:
+                log.exception("checkpoint of %s unreadable; the camera starts empty", camera)
+                continue
+            partition = state.applied[0][1] if state.applied else None
+            if partition in new:
+                restored[camera] = ckpt.Restored(state, outbox, partition)
+        outboxes = self.engine.restore(restored, int(time.time() * 1000))
+        self.owned |= new
+        log.info(
+            "assigned partitions %s: restored %d cameras, re-sending %d outputs",
+            sorted(new),
+            len(restored),
+            sum(map(len, outboxes.values())),
+        )
+        for camera, box in outboxes.items():
+            for pending in box:
+                await self._send(camera, pending)
+
+    async def revoked(self, _sender: Any, revoked: set[Any], **_: Any) -> None:
+        """Partitions handed over: their unacknowledged records are read again by their next owner."""
+        numbers = {tp.partition for tp in revoked if tp.topic in self.fetcher.topics}
+        async with self.lock:
+            cameras = {c for c, p in self.engine.partition_of.items() if p in numbers}
+            self.engine.forget(numbers)
+            self.aligner.forget(numbers)
+            self.fetcher.forget(numbers)
+            self.events = {k: e for k, e in self.events.items() if k[1] not in numbers}
+            self.unacked = {c: box for c, box in self.unacked.items() if c not in cameras}
+            self.owned -= numbers
+        if numbers:
+            log.info("partitions %s revoked", sorted(numbers))
+
+    async def final_checkpoint(self) -> None:
+        """On SIGTERM: the batch in hand is done (the lock), its cameras checkpointed, offsets committed."""
+        await self.checkpoint()
+        await self.app.producer.flush()
+
+
+class _Worker(faust.Worker):
+    """Faust's worker with the platform's logging and a last checkpoint before it stops on a signal."""
+
+    fusion: Fusion
+
+    def _setup_logging(self) -> None:
+        pass  # configured by the command (anomaly_core.logs), JSON or text as LOG_JSON says
+
+    async def _stop_on_signal(self, signal: signal.Signals) -> None:
+        try:
+            await asyncio.wait_for(self.fusion.final_checkpoint(), timeout=self.fusion.settings.ack_timeout_s)
+        except Exception:  # the uncommitted tail is processed again after restart
+            log.exception("final checkpoint failed")
+        await super()._stop_on_signal(signal)
+
+
+def credentials(kafka: KafkaSettings) -> faust.types.auth.CredentialsT | None:
+    protocol = kafka.security_protocol.upper()
+    if protocol.startswith("SASL"):
+        return faust.SASLCredentials(
+            username=kafka.sasl_username or "",
+            password=kafka.sasl_password.get_secret_value() if kafka.sasl_password else "",
+            mechanism=kafka.sasl_mechanism or "PLAIN",
+            ssl_context=create_ssl_context() if protocol == "SASL_SSL" else None,
+        )
+    if protocol == "SSL":
+        return faust.SSLCredentials(create_ssl_context())
+    return None
+
+
+def build(
+    kafka: KafkaSettings,
+    settings: FusionSettings,
+    rules: Rules,
+    *,
+    group: str,
+    known_camera: Callable[[str], bool] | None = None,
+) -> Fusion:
+    topics = FusionTopics.for_prefix(kafka.topic_prefix)
+    partitions = ckpt.ensure_state_topic(kafka, topics.state, topics.inputs)
+    datadir = (
+        Path(tempfile.gettempdir()) / "anomaly-fusion" / group
+    )  # Faust wants one; the memory store leaves it empty
+    datadir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        group,
+        broker=[f"kafka://{host}" for host in kafka.bootstrap_servers.split(",")],
+        broker_credentials=credentials(kafka),
+        store="memory://",
+        datadir=datadir,
+        processing_guarantee="at_least_once",
+        topic_partitions=partitions,
+        topic_replication_factor=kafka.replication_factor,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=settings.checkpoint_ms / 1000,
+        broker_session_timeout=settings.session_timeout_ms / 1000,
+        broker_heartbeat_interval=max(0.5, settings.session_timeout_ms / 4000),
+        consumer_group_instance_id=settings.instance_id,
+        # Small fetches per partition keep what one fetch brings of one topic short in event time (align.py).
+        consumer_max_fetch_size=65_536,
+        stream_wait_empty=False,  # held (aligned) events must not block a rebalance: the next owner reads them
+        stream_recovery_delay=0.0,
+        table_standby_replicas=0,
+        producer_acks=-1,
+        web_enabled=False,
+    )
+    return Fusion(app, kafka, settings, rules, group=group, partitions=partitions, known_camera=known_camera)
+
+
+def run(fusion: Fusion) -> None:
+    """Runs the app until SIGTERM/SIGINT; exits the process with Faust's exit code (0 after a clean stop)."""
+    start_metrics_server(fusion.settings.metrics_port)
+    worker = _Worker(fusion.app, loglevel=logging.getLogger().level or logging.INFO, quiet=True)
+    worker.fusion = fusion
+    worker.execute_from_commandline()
