@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
@@ -61,55 +62,60 @@ class Aligner:
         self.topics = set(topics)
         self.max_hold_s = max_hold_s
         self.read_ms: dict[TP, int] = {}  # newest event time released, per topic partition
-        self.held: list[Item] = []
-        self.held_since: dict[TP, float] = {}
+        self.queues: dict[TP, deque[Item]] = {}  # held records, in offset order, per topic partition
+        self.progress: dict[int, float] = {}  # last release per partition number (monotonic time)
         self.paused: set[TP] = set()
+
+    @property
+    def held(self) -> list[Item]:
+        return [it for q in self.queues.values() for it in q]
 
     def forget(self, numbers: set[int]) -> None:
         """Partitions revoked: their held records will be read again by their next owner."""
-        for tp in [tp for tp in self.read_ms if tp[1] in numbers]:
+        for tp in [tp for tp in {*self.read_ms, *self.queues} if tp[1] in numbers]:
             self.read_ms.pop(tp, None)
-            self.held_since.pop(tp, None)
+            self.queues.pop(tp, None)
             self.paused.discard(tp)
-        self.held = [it for it in self.held if it.tp[1] not in numbers]
+        for n in numbers:
+            self.progress.pop(n, None)
 
     def release(self, items: list[Item], fetcher: Fetcher, exclude: set[TP]) -> list[Item]:
-        """The items (after those held before) that may be processed now; the others are held."""
-        pending = self.held + items
-        if self.align_ms <= 0:
-            self.held = []
-            return pending
+        """The items (after those held before) that may be processed now; the others are held.
+
+        A partition number whose held records see no release for ``max_hold_s`` (a sibling stopped mid-backlog)
+        is released anyway."""
+        if self.align_ms <= 0 and not self.queues:
+            return items
+        for it in items:
+            self.queues.setdefault(it.tp, deque()).append(it)
         available = dict(self.read_ms)
-        for it in pending:
-            available[it.tp] = max(available.get(it.tp, _NOTHING_YET), it.obs.t_ms)
-        floors = self._floors(fetcher, exclude, available)
+        for tp, q in self.queues.items():
+            if q:
+                available[tp] = max(available.get(tp, _NOTHING_YET), q[-1].obs.t_ms)
+        floors = self._floors(fetcher, exclude, available) if self.align_ms > 0 else {}
         now = time.monotonic()
         ready: list[Item] = []
-        held: list[Item] = []
-        stopped: set[TP] = set()  # once one record of a partition waits, the later ones wait too (order)
-        for it in pending:
-            floor = floors.get(it.tp[1])
-            overdue = now - self.held_since.get(it.tp, now) > self.max_hold_s
-            if it.tp in stopped or (
-                it.tp[0] in self.topics and floor is not None and it.obs.t_ms > floor + self.align_ms and not overdue
-            ):
-                stopped.add(it.tp)
-                held.append(it)
-                continue
-            ready.append(it)
-            if it.tp[0] in self.topics:
-                self.read_ms[it.tp] = max(self.read_ms.get(it.tp, _NOTHING_YET), it.obs.t_ms)
-        self.held = held
-        self.held_since = {tp: self.held_since.get(tp, now) for tp in stopped}
-        self._pause_ahead(fetcher, stopped)
+        for tp, q in self.queues.items():
+            floor = floors.get(tp[1])
+            limit = None if floor is None or tp[0] not in self.topics else floor + self.align_ms
+            if limit is not None and now - self.progress.setdefault(tp[1], now) > self.max_hold_s:
+                limit = None  # overdue
+            while q and (limit is None or q[0].obs.t_ms <= limit):
+                it = q.popleft()
+                ready.append(it)
+                if tp[0] in self.topics:
+                    self.read_ms[tp] = max(self.read_ms.get(tp, _NOTHING_YET), it.obs.t_ms)
+        for it in ready:
+            self.progress[it.tp[1]] = now
+        self.queues = {tp: q for tp, q in self.queues.items() if q}
+        holding = {tp[1] for tp in self.queues}
+        self.progress = {n: t for n, t in self.progress.items() if n in holding}  # a new hold starts its clock
+        self._pause_ahead(fetcher, set(self.queues))
         return ready
 
     def first_held(self) -> dict[TP, int]:
         """Offset of the first held record per topic partition: commits must stop there."""
-        first: dict[TP, int] = {}
-        for it in self.held:
-            first.setdefault(it.tp, it.offset)
-        return first
+        return {tp: q[0].offset for tp, q in self.queues.items()}
 
     def _floors(self, fetcher: Fetcher, exclude: set[TP], available: dict[TP, int]) -> dict[int, int]:
         """Per partition number: event time of the slowest sibling that still has records to read."""

@@ -149,7 +149,7 @@ class FusionWorker:
             while not self.stop.is_set():
                 records = self.consumer.consume(self.settings.max_batch, self.settings.max_wait_ms / 1000)
                 batch = [r for r in records if not self._is_control(r)]
-                if batch or self.aligner.held:  # held records may be released once a sibling caught up
+                if batch or self.aligner.queues:  # held records may be released once a sibling caught up
                     self.first_batch_at = self.first_batch_at or time.monotonic()
                     self._process(batch)
                     self.last_batch_at = time.monotonic()
@@ -162,7 +162,7 @@ class FusionWorker:
                     self._checkpoint()
                     next_checkpoint = now + self.settings.checkpoint_ms / 1000
                 self.liveness.check()
-                if self.ends and self.finished >= set(self.ends) and not self.aligner.held:
+                if self.ends and self.finished >= set(self.ends) and not self.aligner.queues:
                     log.info("bounded run reached its end on every partition")
                     break
             clean = True

@@ -2,8 +2,9 @@
 
 Both phases run against the real stack, on private topics (a fresh prefix) and a private database schema:
 
-* throughput: scripted score streams for many cameras are produced first, then one worker drains them; the
-  figure is score events per second between its first and last batch (decode, validate, windows, fuse,
+* throughput: scripted score streams for many cameras are produced first, then one ``anomaly fusion worker``
+  (the Faust app, its own process) drains them; the figure is score events per second between the first and the
+  last record it read, sampled from its Prometheus counter every 20 ms (decode, validate, windows, fuse,
   incidents, checkpoints, commits included);
 * latency: ``anomaly fusion worker`` and ``anomaly projection sink`` run as their own processes (as deployed)
   while score events are produced at their event time (as live cameras would); for each anomaly, latency =
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import os
 import platform
+import socket
 import tempfile
 import time
 import uuid
@@ -23,6 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
@@ -33,14 +36,12 @@ from anomaly_core.registry import RegistryClient
 from anomaly_core.serde import AvroSerde
 from anomaly_core.settings import KafkaSettings
 from anomaly_core.supervisor import ChildSpec, Supervisor, anomaly_command
-from fusion_app.app import FusionWorker
 from fusion_app.codecs import FusionTopics
 from fusion_app.offline import run_offline, with_offsets
 from fusion_app.pgschema import private_schema
 from fusion_app.reader import read_range
 from fusion_app.rules import Rules
 from fusion_app.scenarios import SCENARIOS, ScoreRecord
-from fusion_app.settings import FusionSettings
 from schemas.records import AnomalyEvent
 
 Progress = Callable[[str, int, int], None]
@@ -157,52 +158,80 @@ def run_fusion_bench(
 ) -> FusionBenchResult:
     say = progress or (lambda phase, done, total: None)
     run_id = uuid.uuid4().hex[:6]
-    fast = FusionSettings()
+    drained = _throughput(kafka.model_copy(update={"topic_prefix": f"bench{run_id}a."}), rules, events, cameras, say)
+    k2 = kafka.model_copy(update={"topic_prefix": f"bench{run_id}b."})
+    live_events, latencies, decided = _latency(k2, dsn, latency_cameras, say)
+    return FusionBenchResult(
+        events=drained.events,
+        cameras=cameras,
+        partitions=drained.partitions,
+        throughput_events_per_s=round(drained.events / drained.seconds) if drained.seconds > 0 else 0.0,
+        throughput_seconds=round(drained.seconds, 2),
+        anomalies_in_throughput_run=len(drained.ids),
+        same_anomalies_as_in_memory_run=drained.ids == drained.in_memory,
+        latency_events=live_events,
+        latency_anomalies=len(latencies),
+        latency_p50_ms=_percentile(latencies, 0.50),
+        latency_p95_ms=_percentile(latencies, 0.95),
+        latency_p99_ms=_percentile(latencies, 0.99),
+        latency_max_ms=round(max(latencies), 1) if latencies else float("nan"),
+        decision_p50_ms=_percentile(decided, 0.50),
+        decision_p99_ms=_percentile(decided, 0.99),
+        rules_version=rules.version,
+        machine=f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Drained:
+    events: int
+    partitions: int
+    seconds: float
+    ids: set[str]
+    in_memory: set[str]
+
+
+def _throughput(k1: KafkaSettings, rules: Rules, events: int, cameras: int, say: Progress) -> _Drained:
+    """A backlog drained by one worker process, timed from its metrics."""
     per_block = len(scripted(1, THROUGHPUT_MIX[:1], 1, 0))
     blocks = max(1, events // (per_block * cameras))
-
-    # --- throughput: drain a backlog with one worker ---------------------------------------------------------
-    k1 = kafka.model_copy(update={"topic_prefix": f"bench{run_id}a."})
     t1 = FusionTopics.for_prefix(k1.topic_prefix)
     partitions = create_topics(k1)
     records = scripted(cameras, THROUGHPUT_MIX, blocks, int(time.time() * 1000) - blocks * BLOCK_MS - 60_000)
-    with RegistryClient(kafka.schema_registry_url) as registry:
-        serde = AvroSerde(registry)
-        publisher = _Publisher(k1, serde, t1)
+    with RegistryClient(k1.schema_registry_url) as registry:
+        publisher = _Publisher(k1, AvroSerde(registry), t1)
         for i, (_, item) in enumerate(publisher.prepare(records)):
             publisher.send(item)
             if i % 5000 == 0:
                 say("produce backlog", i, len(records))
         publisher.flush()
     say("drain backlog", 0, len(records))
-    worker = FusionWorker(k1, fast, rules, bounded=True, group_id=f"bench{run_id}a-fusion")
-    worker.run()
-    drained = (worker.last_batch_at or 0) - (worker.first_batch_at or 0)
+    port = _free_port()
+    env = _env(k1, FUSION_METRICS_PORT=str(port))
+    with tempfile.TemporaryDirectory(prefix="bench-fusion-") as logs, Supervisor(Path(logs), env) as services:
+        services.start(ChildSpec("fusion", anomaly_command("fusion", "worker")))
+        seconds = _drain_time(port, len(records), services, say)
+        time.sleep(2.0)  # the last batch's revisions and checkpoint
     ids = {e.anomaly_id for e in _events(k1, t1.anomalies)}
     # The same scores through the state machine in memory, in event-time order: the worker must agree.
     in_memory = set(run_offline(with_offsets(records), rules, batch_size=1000).latest())
     delete_topics(k1)
+    return _Drained(len(records), partitions, seconds, ids, in_memory)
 
-    # --- latency: worker and sink as their own processes, scores produced at their event time ------------------
-    k2 = kafka.model_copy(update={"topic_prefix": f"bench{run_id}b."})
+
+def _latency(k2: KafkaSettings, dsn: str, cameras: int, say: Progress) -> tuple[int, list[float], list[float]]:
+    """Worker and sink as their own processes, scores produced at their event time: (events, latencies, decided)."""
     t2 = FusionTopics.for_prefix(k2.topic_prefix)
     create_topics(k2)
-    with private_schema(dsn, "bench") as scoped, RegistryClient(kafka.schema_registry_url) as registry:
-        env = {
-            **os.environ,
-            "KAFKA_BOOTSTRAP_SERVERS": k2.bootstrap_servers,
-            "SCHEMA_REGISTRY_URL": k2.schema_registry_url,
-            "KAFKA_TOPIC_PREFIX": k2.topic_prefix,
-            "DATABASE_URL": scoped,
-            "LOG_LEVEL": "WARNING",
-        }
+    with private_schema(dsn, "bench") as scoped, RegistryClient(k2.schema_registry_url) as registry:
+        env = _env(k2, DATABASE_URL=scoped)
         with tempfile.TemporaryDirectory(prefix="bench-fusion-") as logs, Supervisor(Path(logs), env) as services:
             services.start(ChildSpec("fusion", anomaly_command("fusion", "worker")))
             services.start(ChildSpec("projection", anomaly_command("projection", "sink")))
             time.sleep(8.0)  # start-up, group joins and assignment
             t0 = int(time.time() * 1000) + 1000
             # Two incidents per camera, 25 s apart (past the first one's cooldown), starts spread over 10 s.
-            live_records = scripted(latency_cameras, LATENCY_MIX, 2, t0, stagger_ms=10_000, block_ms=25_000)
+            live_records = scripted(cameras, LATENCY_MIX, 2, t0, stagger_ms=10_000, block_ms=25_000)
             publisher = _Publisher(k2, AvroSerde(registry), t2)
             prepared = publisher.prepare(live_records)  # encoded up front: the paced loop only hands records over
             for i, (when_s, item) in enumerate(prepared):
@@ -219,25 +248,56 @@ def run_fusion_bench(
                 raise RuntimeError(f"{', '.join(failed)} exited: {services.log_tail(failed[0])}")
         latencies, decided = _latencies(k2, t2.anomalies, scoped, publisher.produced_at)
     delete_topics(k2)
-    return FusionBenchResult(
-        events=len(records),
-        cameras=cameras,
-        partitions=partitions,
-        throughput_events_per_s=round(worker.records / drained) if drained > 0 else 0.0,
-        throughput_seconds=round(drained, 2),
-        anomalies_in_throughput_run=len(ids),
-        same_anomalies_as_in_memory_run=ids == in_memory,
-        latency_events=len(live_records),
-        latency_anomalies=len(latencies),
-        latency_p50_ms=_percentile(latencies, 0.50),
-        latency_p95_ms=_percentile(latencies, 0.95),
-        latency_p99_ms=_percentile(latencies, 0.99),
-        latency_max_ms=round(max(latencies), 1) if latencies else float("nan"),
-        decision_p50_ms=_percentile(decided, 0.50),
-        decision_p99_ms=_percentile(decided, 0.99),
-        rules_version=rules.version,
-        machine=f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+    return len(live_records), latencies, decided
+
+
+def _env(kafka: KafkaSettings, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "SCHEMA_REGISTRY_URL": kafka.schema_registry_url,
+        "KAFKA_TOPIC_PREFIX": kafka.topic_prefix,
+        "LOG_LEVEL": "WARNING",
+        **extra,
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _consumed(port: int) -> float | None:
+    """The worker's ``anomaly_messages_consumed_total`` over all topics; None while it does not answer."""
+    try:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=1.0).text
+    except httpx.HTTPError:
+        return None
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("anomaly_messages_consumed_total{") and 'service="fusion"' in line
     )
+
+
+def _drain_time(port: int, total: int, services: Supervisor, say: Progress, timeout_s: float = 900.0) -> float:
+    """Seconds between the worker's first and last record read, sampled every 20 ms."""
+    first: float | None = None
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        failed = services.failures()
+        if failed:
+            raise RuntimeError(f"fusion worker exited: {services.log_tail(failed[0].name)}")
+        consumed = _consumed(port) or 0.0
+        now = time.monotonic()
+        if consumed > 0 and first is None:
+            first = now
+        if first is not None and consumed >= total:
+            return now - first
+        say("drain backlog", int(consumed), total)
+        time.sleep(0.02)
+    raise RuntimeError(f"the fusion worker did not read {total} records within {timeout_s:.0f} s")
 
 
 def _events(kafka: KafkaSettings, topic: str) -> list[AnomalyEvent]:
