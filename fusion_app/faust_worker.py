@@ -69,16 +69,23 @@ class FaustFetcher:
     def seen(self, tp: TP, offset: int) -> None:
         self.next[tp] = max(self.next.get(tp, 0), offset + 1)
 
-    def has_backlog(self, tp: TP) -> bool:
+    def behind(self, tp: TP) -> int:
+        """Records of ``tp`` not handed to the agent yet, as far as the last fetch knows (0 when unknown)."""
         high = self.app.consumer.highwater(KafkaTP(*tp))
         if high is None:
-            return False  # not fetched yet: nothing known, nothing to wait for
+            return 0  # not fetched yet: nothing known, nothing to wait for
         if tp in self.next:
-            return self.next[tp] < high
+            return max(0, high - self.next[tp])
         # Nothing handed over yet: Faust's read offset is the committed offset it sought at assignment (the
         # fetch position would not do: it runs ahead of what the agent has been given).
         start = cast(Any, self.app.consumer)._read_offset.get(KafkaTP(*tp))
-        return (start or 0) < high
+        return max(0, high - (start or 0))
+
+    def has_backlog(self, tp: TP) -> bool:
+        return self.behind(tp) > 0
+
+    def lag(self) -> int:
+        return sum(self.behind(tp) for tp in self.inputs())
 
     def caught_up(self) -> set[int]:
         """Partition numbers whose every input has been handed to the agent up to its end offset."""
@@ -159,7 +166,7 @@ class Fusion:
                 if (
                     len(self.taken) < self.settings.max_batch
                     and time.monotonic() - self.taken_since < CATCH_UP_S
-                    and any(self.fetcher.has_backlog(tp) for tp in self.fetcher.inputs())
+                    and self.fetcher.lag() >= self.settings.max_batch  # catching up, not live
                 ):
                     continue  # the checkpoint timer processes what is left if nothing more comes
                 await self._process_taken()

@@ -64,7 +64,7 @@ resource "aws_appautoscaling_policy" "lag" {
 
       dimensions {
         name  = "Consumer Group"
-        value = var.consumer_groups[each.key]
+        value = local.consumer_group_ids[each.key]
       }
 
       dimensions {

@@ -66,6 +66,8 @@ locals {
     API_HOST    = "0.0.0.0"
     API_PORT    = "8000"
     API_WORKERS = tostring(max(1, floor(v.size.cpu / 1024)))
+    } : {}, k == "fusion" ? {
+    FUSION_GROUP_ID = var.consumer_groups.fusion
   } : {}) }
 
   service_secrets = { for k, v in local.services : k => concat(

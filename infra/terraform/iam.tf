@@ -63,7 +63,7 @@ data "aws_iam_policy_document" "task" {
     content {
       sid       = "KafkaConsumerGroup"
       actions   = ["kafka-cluster:DescribeGroup", "kafka-cluster:AlterGroup"]
-      resources = ["${local.msk_group_arn_prefix}/${var.consumer_groups[each.key]}"]
+      resources = ["${local.msk_group_arn_prefix}/${local.consumer_group_ids[each.key]}"]
     }
   }
 
@@ -76,7 +76,8 @@ data "aws_iam_policy_document" "task" {
     }
   }
 
-  # Faust keeps its window tables in changelog topics named after the app id (the group).
+  # The fusion is a Faust app: it declares its table's changelog (fusion.state.v1, the per-camera windows and
+  # incidents) and its internal topics, named after the app id (the group).
   dynamic "statement" {
     for_each = each.key == "fusion" ? [1] : []
     content {
@@ -89,7 +90,10 @@ data "aws_iam_policy_document" "task" {
         "kafka-cluster:ReadData",
         "kafka-cluster:WriteData",
       ]
-      resources = ["${local.msk_topic_arn_prefix}/${var.consumer_groups.fusion}-*"]
+      resources = [
+        "${local.msk_topic_arn_prefix}/${local.topics.state}",
+        "${local.msk_topic_arn_prefix}/${local.consumer_group_ids.fusion}-*",
+      ]
     }
   }
 

@@ -35,5 +35,9 @@ locals {
     candidates = "${var.kafka_topic_prefix}anomalies.candidates.v1"
     anomalies  = "${var.kafka_topic_prefix}anomalies.v1"
     dlq        = "${var.kafka_topic_prefix}dlq.v1"
+    state      = "${var.kafka_topic_prefix}fusion.state.v1"
   }
+
+  # The group ids the services really use (the topic prefix in front, as `anomaly_core` does).
+  consumer_group_ids = { for k, g in var.consumer_groups : k => k == "api" ? g : "${var.kafka_topic_prefix}${g}" }
 }

@@ -208,14 +208,14 @@ variable "kafka_scram_username" {
 }
 
 variable "consumer_groups" {
-  description = "Consumer group id of each consuming service: IAM group ARNs accept `*` patterns; lag autoscaling needs exact ids."
+  description = "Consumer group id of each consuming service, as the services name them: without `kafka_topic_prefix`, which the services (all but the API's throw-away live groups) put in front of their group ids as they do of topics. IAM group ARNs accept `*` patterns; lag autoscaling needs exact ids."
   type        = map(string)
   default = {
-    pose    = "anomaly-pose"
-    scene   = "anomaly-scene"
-    audio   = "anomaly-audio"
-    caption = "anomaly-caption"
-    fusion  = "anomaly-fusion"
+    pose    = "processor-pose"
+    scene   = "processor-scene"
+    audio   = "processor-audio"
+    caption = "processor-caption"
+    fusion  = "fusion"
     api     = "anomaly-api-live-*" # one throw-away group per API process (api/live.py)
   }
 
