@@ -251,7 +251,8 @@ def bench_fusion(
     console = Console()
     console.print(
         f"[bold]{result.throughput_events_per_s:,.0f} score events/s[/bold] through one worker "
-        f"({result.events:,} events, {result.cameras} cameras, {result.partitions} partitions)"
+        f"({result.events:,} events, {result.cameras} cameras, {result.partitions} partitions); "
+        f"Faust alone, no-op agent: {result.faust_noop_events_per_s:,.0f} events/s"
     )
     console.print(
         f"alert latency (last score produced -> row committed) over {result.latency_anomalies} anomalies: "

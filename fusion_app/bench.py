@@ -14,9 +14,13 @@ Both phases run against the real stack, on private topics (a fresh prefix) and a
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import re
 import socket
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -58,6 +62,8 @@ class FusionBenchResult:
     partitions: int
     throughput_events_per_s: float
     throughput_seconds: float
+    # Faust alone on the same backlog: an agent that only acknowledges (fusion_app/faust_probe.py).
+    faust_noop_events_per_s: float
     anomalies_in_throughput_run: int
     same_anomalies_as_in_memory_run: bool
     latency_events: int
@@ -167,6 +173,7 @@ def run_fusion_bench(
         partitions=drained.partitions,
         throughput_events_per_s=round(drained.events / drained.seconds) if drained.seconds > 0 else 0.0,
         throughput_seconds=round(drained.seconds, 2),
+        faust_noop_events_per_s=drained.noop_rate,
         anomalies_in_throughput_run=len(drained.ids),
         same_anomalies_as_in_memory_run=drained.ids == drained.in_memory,
         latency_events=live_events,
@@ -189,6 +196,7 @@ class _Drained:
     seconds: float
     ids: set[str]
     in_memory: set[str]
+    noop_rate: float
 
 
 def _throughput(k1: KafkaSettings, rules: Rules, events: int, cameras: int, say: Progress) -> _Drained:
@@ -215,8 +223,20 @@ def _throughput(k1: KafkaSettings, rules: Rules, events: int, cameras: int, say:
     ids = {e.anomaly_id for e in _events(k1, t1.anomalies)}
     # The same scores through the state machine in memory, in event-time order: the worker must agree.
     in_memory = set(run_offline(with_offsets(records), rules, batch_size=1000).latest())
+    say("faust alone", 0, len(records))
+    noop_rate = _faust_alone(k1, len(records))
     delete_topics(k1)
-    return _Drained(len(records), partitions, seconds, ids, in_memory)
+    return _Drained(len(records), partitions, seconds, ids, in_memory, noop_rate)
+
+
+def _faust_alone(kafka: KafkaSettings, total: int) -> float:
+    """Events/s Faust hands to an agent that does nothing but acknowledge, on the same backlog."""
+    probe = [sys.executable, "-m", "fusion_app.faust_probe", str(total)]
+    done = subprocess.run(probe, env=_env(kafka), capture_output=True, text=True, timeout=600, check=False)
+    found = re.findall(r'\{"events".*?\}', done.stdout)  # Faust's worker writes terminal escapes on the line too
+    if done.returncode != 0 or not found:
+        raise RuntimeError(f"faust probe failed ({done.returncode}): {done.stderr[-2000:]}")
+    return float(json.loads(found[-1])["events_per_s"])
 
 
 def _latency(k2: KafkaSettings, dsn: str, cameras: int, say: Progress) -> tuple[int, list[float], list[float]]:
