@@ -48,22 +48,45 @@ def fast_settings(**extra: Any) -> FusionSettings:
 
 
 def publish(kafka: KafkaSettings, records: Iterable[Any], *, raw: Iterable[tuple[str, bytes, bytes]] = ()) -> None:
-    """Score records on their topics (keyed by camera, Avro through the registry) and raw (topic, key, value)s."""
+    """Score records on their topics (keyed by camera, Avro through the registry) and raw (topic, key, value)s.
+
+    Every record must be acknowledged: one whose delivery failed (a topic created a moment ago can still be
+    unknown to the producer's metadata) is sent again, and a record that still fails fails the test."""
     topics = FusionTopics.for_prefix(kafka.topic_prefix)
     topic_of = {
         "PoseScore": topics.pose, "SceneScore": topics.scene, "AudioScore": topics.audio,
         "CaptionScore": topics.caption,
     }  # fmt: skip
-    producer = Producer({**kafka.client_config(), "enable.idempotence": True, "linger.ms": 5})
     with RegistryClient(kafka.schema_registry_url) as registry:
         serde = AvroSerde(registry)
-        for record in records:
-            topic = topic_of[type(record).__name__]
-            producer.produce(topic, value=serde.encode(topic, record), key=record.camera_id.encode())
-            producer.poll(0)
-    for topic, key, value in raw:
-        producer.produce(topic, value=value, key=key)
+        todo = [
+            (topic_of[type(r).__name__], r.camera_id.encode(), serde.encode(topic_of[type(r).__name__], r))
+            for r in records
+        ]
+    todo += list(raw)
+    producer = Producer({**kafka.client_config(), "enable.idempotence": True, "linger.ms": 5})
+    for _attempt in range(3):
+        failed = _send_all(producer, todo)
+        if not failed:
+            return
+        todo = [item for item, _ in failed]
+        time.sleep(1.0)
+    raise AssertionError(f"{len(failed)} records not delivered: {[err for _, err in failed][:3]}")
+
+
+def _send_all(producer: Producer, items: list[tuple[str, bytes, bytes]]) -> list[tuple[tuple[str, bytes, bytes], str]]:
+    """Produces ``items`` and waits; the ones whose delivery failed, with the error."""
+    failed: list[tuple[tuple[str, bytes, bytes], str]] = []
+    for item in items:
+
+        def done(err: Any, _msg: Any, item: tuple[str, bytes, bytes] = item) -> None:
+            if err is not None:
+                failed.append((item, str(err)))
+
+        producer.produce(item[0], value=item[2], key=item[1], on_delivery=done)
+        producer.poll(0)
     assert producer.flush(30) == 0
+    return failed
 
 
 def anomalies(
