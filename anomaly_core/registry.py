@@ -11,6 +11,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -39,6 +40,19 @@ class IncompatibleSchemaError(SchemaRegistryError):
 
 class UnknownSchemaError(SchemaRegistryError):
     """No schema (or subject) with that id/name (HTTP 404)."""
+
+
+def _through_races(call: Callable[[], Any], attempts: int = 5) -> Any:
+    """``call()``, again when the registry answers 409 "already exists": two services creating the same new
+    subject (or its compatibility rule) at once; the loser's request succeeds when sent again."""
+    for attempt in range(attempts):
+        try:
+            return call()
+        except IncompatibleSchemaError as exc:
+            if "already exists" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.1 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def subject_for(topic: str) -> str:
@@ -99,21 +113,13 @@ class RegistryClient:
         log.debug("schema registered subject=%s id=%s", subject, schema_id)
         return schema_id
 
-    def _post_version(self, subject: str, text: str, attempts: int = 5) -> int:
+    def _post_version(self, subject: str, text: str) -> int:
         path = f"/subjects/{quote(subject, safe='')}/versions"
-        for attempt in range(attempts):
-            try:
-                return int(self._request("POST", path, payload={"schema": text})["id"])
-            except IncompatibleSchemaError as exc:
-                # Two services creating the same new subject at once: the loser is told the subject "already
-                # exists" (a race in the registry, not an incompatibility); posting again returns the id.
-                if "already exists" not in str(exc) or attempt == attempts - 1:
-                    raise
-                time.sleep(0.1 * (attempt + 1))
-        raise AssertionError("unreachable")
+        return int(_through_races(lambda: self._request("POST", path, payload={"schema": text}))["id"])
 
     def set_compatibility(self, subject: str, level: str = BACKWARD_TRANSITIVE) -> None:
-        self._request("PUT", f"/config/{quote(subject, safe='')}", payload={"compatibility": level})
+        path = f"/config/{quote(subject, safe='')}"
+        _through_races(lambda: self._request("PUT", path, payload={"compatibility": level}))
 
     def get_compatibility(self, subject: str) -> str | None:
         try:

@@ -21,7 +21,9 @@ class Analysis:
     wall_s: float
 
     def camera(self, camera_id: str) -> dict[str, Any]:
-        return next(c for c in self.report["cameras"] if c["camera_id"] == camera_id)
+        found = [c for c in self.report["cameras"] if c["camera_id"] == camera_id]
+        assert found, f"no camera {camera_id!r} in the report; problems: {self.report.get('problems')}"
+        return found[0]
 
 
 def run_analyze(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import io
 import struct
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import fastavro
 import pytest
@@ -55,6 +57,28 @@ def test_same_schema_same_id(serde: AvroSerde, registry: RegistryClient, unique_
     again = AvroSerde(RegistryClient(registry.url)).encode(topic, sample_record(FrameRef, 1))
     assert first[1:5] == again[1:5]
     assert registry.versions(subject_for(topic)) == [1]
+
+
+def test_services_creating_the_same_new_subject_at_once_all_succeed(
+    registry: RegistryClient, unique_prefix: str
+) -> None:
+    # Services start together and register the same schema on a new subject (and its compatibility rule):
+    # the registry answers the losers 409 "already exists", which the client sends again.
+    topic = f"{unique_prefix}serde.race"
+    clients = [RegistryClient(registry.url) for _ in range(8)]
+    barrier = threading.Barrier(len(clients))
+
+    def register(client: RegistryClient) -> int:
+        barrier.wait()
+        return client.register(subject_for(topic), schema_json("FrameRef"))
+
+    with ThreadPoolExecutor(len(clients)) as pool:
+        ids = list(pool.map(register, clients))
+    for client in clients:
+        client.close()
+    assert len(set(ids)) == 1
+    assert registry.versions(subject_for(topic)) == [1]
+    assert registry.get_compatibility(subject_for(topic)) == BACKWARD_TRANSITIVE
 
 
 def _older_pose_score() -> dict:
