@@ -42,9 +42,10 @@ class UnknownSchemaError(SchemaRegistryError):
     """No schema (or subject) with that id/name (HTTP 404)."""
 
 
-def _through_races(call: Callable[[], Any], attempts: int = 5) -> Any:
+def _through_races(call: Callable[[], Any], attempts: int = 10) -> Any:
     """``call()``, again when the registry answers 409 "already exists": two services creating the same new
-    subject (or its compatibility rule) at once; the loser's request succeeds when sent again."""
+    subject (or its compatibility rule) at once; the loser's request succeeds when sent again, once the winner's
+    write is committed (up to ≈ 5 s on a fresh registry under the load of every service starting)."""
     for attempt in range(attempts):
         try:
             return call()
