@@ -68,6 +68,8 @@ locals {
     API_WORKERS = tostring(max(1, floor(v.size.cpu / 1024)))
     } : {}, k == "fusion" ? {
     FUSION_GROUP_ID = var.consumer_groups.fusion
+    } : {}, k == "projection" ? {
+    PROJECTION_GROUP_ID = var.consumer_groups.projection
   } : {}) }
 
   service_secrets = { for k, v in local.services : k => concat(

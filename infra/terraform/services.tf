@@ -63,6 +63,17 @@ locals {
       database = true
       storage  = 21
     }
+    # Keeps the PostgreSQL table `anomalies` equal to anomalies.v1 (revision-guarded upserts).
+    projection = {
+      command  = ["projection", "sink"]
+      size     = var.light_service_size
+      consumes = [local.topics.anomalies]
+      produces = [local.topics.dlq]
+      s3_read  = []
+      s3_write = []
+      database = true
+      storage  = 21
+    }
     api = {
       command  = ["api"]
       size     = var.api_size
@@ -77,11 +88,12 @@ locals {
 
   # Consumers scale on their lag behind this input topic (MSK SumOffsetLag), besides CPU.
   lag_topics = {
-    pose    = local.topics.frames
-    scene   = local.topics.frames
-    audio   = local.topics.audio
-    caption = local.topics.candidates
-    fusion  = local.topics.pose
+    pose       = local.topics.frames
+    scene      = local.topics.frames
+    audio      = local.topics.audio
+    caption    = local.topics.candidates
+    fusion     = local.topics.pose
+    projection = local.topics.anomalies
   }
 
   # One producer task per camera set: scaling it out would duplicate frames.

@@ -211,17 +211,18 @@ variable "consumer_groups" {
   description = "Consumer group id of each consuming service, as the services name them: without `kafka_topic_prefix`, which the services (all but the API's throw-away live groups) put in front of their group ids as they do of topics. IAM group ARNs accept `*` patterns; lag autoscaling needs exact ids."
   type        = map(string)
   default = {
-    pose    = "processor-pose"
-    scene   = "processor-scene"
-    audio   = "processor-audio"
-    caption = "processor-caption"
-    fusion  = "fusion"
-    api     = "anomaly-api-live-*" # one throw-away group per API process (api/live.py)
+    pose       = "processor-pose"
+    scene      = "processor-scene"
+    audio      = "processor-audio"
+    caption    = "processor-caption"
+    fusion     = "fusion"
+    projection = "projection"
+    api        = "anomaly-api-live-*" # one throw-away group per API process (api/live.py)
   }
 
   validation {
-    condition     = length(setsubtract(["pose", "scene", "audio", "caption", "fusion", "api"], keys(var.consumer_groups))) == 0
-    error_message = "consumer_groups must name a group for pose, scene, audio, caption, fusion and api."
+    condition     = length(setsubtract(["pose", "scene", "audio", "caption", "fusion", "projection", "api"], keys(var.consumer_groups))) == 0
+    error_message = "consumer_groups must name a group for pose, scene, audio, caption, fusion, projection and api."
   }
 }
 
@@ -437,17 +438,18 @@ variable "light_service_size" {
 }
 
 variable "scaling" {
-  description = "Task count bounds per service; keys are producer, pose, scene, audio, caption, fusion, api, registry."
+  description = "Task count bounds per service; keys are producer, pose, scene, audio, caption, fusion, projection, api, registry."
   type        = map(object({ min = number, max = number }))
   default = {
-    producer = { min = 1, max = 1 }
-    pose     = { min = 1, max = 4 }
-    scene    = { min = 1, max = 4 }
-    audio    = { min = 1, max = 4 }
-    caption  = { min = 1, max = 2 }
-    fusion   = { min = 1, max = 3 }
-    api      = { min = 2, max = 6 }
-    registry = { min = 1, max = 2 }
+    producer   = { min = 1, max = 1 }
+    pose       = { min = 1, max = 4 }
+    scene      = { min = 1, max = 4 }
+    audio      = { min = 1, max = 4 }
+    caption    = { min = 1, max = 2 }
+    fusion     = { min = 1, max = 3 }
+    projection = { min = 1, max = 2 }
+    api        = { min = 2, max = 6 }
+    registry   = { min = 1, max = 2 }
   }
 
   validation {
@@ -456,8 +458,8 @@ variable "scaling" {
   }
 
   validation {
-    condition     = length(setsubtract(["producer", "pose", "scene", "audio", "caption", "fusion", "api", "registry"], keys(var.scaling))) == 0
-    error_message = "scaling must give bounds for producer, pose, scene, audio, caption, fusion, api and registry."
+    condition     = length(setsubtract(["producer", "pose", "scene", "audio", "caption", "fusion", "projection", "api", "registry"], keys(var.scaling))) == 0
+    error_message = "scaling must give bounds for producer, pose, scene, audio, caption, fusion, projection, api and registry."
   }
 }
 

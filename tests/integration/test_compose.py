@@ -31,6 +31,7 @@ APP_COMMANDS = {
     "audio": ["process", "audio"],
     "caption": ["process", "caption"],
     "fusion": ["fusion", "worker"],
+    "projection": ["projection", "sink"],
     "api": ["api"],
 }
 MODEL_SERVICES = ("pose", "scene", "audio", "caption", "api")

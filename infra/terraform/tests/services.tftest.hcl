@@ -14,7 +14,7 @@ run "one_image_many_commands" {
   command = apply
 
   assert {
-    condition     = toset(keys(aws_ecs_service.app)) == toset(["producer", "pose", "scene", "audio", "caption", "fusion", "api"])
+    condition     = toset(keys(aws_ecs_service.app)) == toset(["producer", "pose", "scene", "audio", "caption", "fusion", "projection", "api"])
     error_message = "every pipeline stage must run as its own service"
   }
 
@@ -27,13 +27,14 @@ run "one_image_many_commands" {
     condition = {
       for k, td in aws_ecs_task_definition.app : k => jsondecode(td.container_definitions)[0].command
       } == {
-      producer = ["produce", "camera"]
-      pose     = ["process", "pose"]
-      scene    = ["process", "scene"]
-      audio    = ["process", "audio"]
-      caption  = ["process", "caption"]
-      fusion   = ["fusion", "worker"]
-      api      = ["api"]
+      producer   = ["produce", "camera"]
+      pose       = ["process", "pose"]
+      scene      = ["process", "scene"]
+      audio      = ["process", "audio"]
+      caption    = ["process", "caption"]
+      fusion     = ["fusion", "worker"]
+      projection = ["projection", "sink"]
+      api        = ["api"]
     }
     error_message = "each service runs its `anomaly` subcommand"
   }
@@ -125,7 +126,7 @@ run "api_behind_https" {
   }
 
   assert {
-    condition     = length(aws_appautoscaling_policy.lag) == 5 && length(aws_appautoscaling_policy.cpu) == 7
+    condition     = length(aws_appautoscaling_policy.lag) == 6 && length(aws_appautoscaling_policy.cpu) == 8
     error_message = "consumers scale on lag and every scaled service on CPU"
   }
 }

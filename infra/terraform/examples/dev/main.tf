@@ -32,14 +32,15 @@ module "anomaly" {
   use_fargate_spot = true
 
   scaling = {
-    producer = { min = 1, max = 1 }
-    pose     = { min = 1, max = 2 }
-    scene    = { min = 1, max = 2 }
-    audio    = { min = 1, max = 2 }
-    caption  = { min = 1, max = 1 }
-    fusion   = { min = 1, max = 1 }
-    api      = { min = 1, max = 2 }
-    registry = { min = 1, max = 1 }
+    producer   = { min = 1, max = 1 }
+    pose       = { min = 1, max = 2 }
+    scene      = { min = 1, max = 2 }
+    audio      = { min = 1, max = 2 }
+    caption    = { min = 1, max = 1 }
+    fusion     = { min = 1, max = 1 }
+    projection = { min = 1, max = 1 }
+    api        = { min = 1, max = 2 }
+    registry   = { min = 1, max = 1 }
   }
 
   bucket_force_destroy = true

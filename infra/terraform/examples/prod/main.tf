@@ -27,14 +27,15 @@ module "anomaly" {
   api_size        = { cpu = 8192, memory = 16384 }
 
   scaling = {
-    producer = { min = 1, max = 1 }
-    pose     = { min = 2, max = 6 }
-    scene    = { min = 2, max = 6 }
-    audio    = { min = 1, max = 4 }
-    caption  = { min = 1, max = 3 }
-    fusion   = { min = 2, max = 6 }
-    api      = { min = 2, max = 6 }
-    registry = { min = 2, max = 3 }
+    producer   = { min = 1, max = 1 }
+    pose       = { min = 2, max = 6 }
+    scene      = { min = 2, max = 6 }
+    audio      = { min = 1, max = 4 }
+    caption    = { min = 1, max = 3 }
+    fusion     = { min = 2, max = 6 }
+    projection = { min = 1, max = 2 }
+    api        = { min = 2, max = 6 }
+    registry   = { min = 2, max = 3 }
   }
 
   app_environment = {
