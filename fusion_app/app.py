@@ -95,9 +95,6 @@ class FusionWorker:
         self.from_ms, self.to_ms = from_ms, to_ms
         self.bounded = bounded or from_ms is not None or to_ms is not None
         self.inputs = inputs or self.topics.inputs
-        self.first_batch_at: float | None = None  # monotonic times, for the benchmark
-        self.last_batch_at: float | None = None
-        self.records = 0
         self.registry = RegistryClient(kafka.schema_registry_url)
         self.serde = AvroSerde(self.registry)
         self.metrics = RuntimeMetrics(SERVICE)
@@ -114,6 +111,7 @@ class FusionWorker:
         self.positions: dict[tuple[str, int], int] = {}  # next offset to commit, per input partition
         self.ends: dict[tuple[str, int], int] = {}  # bounded runs (replay): where each partition stops
         self.finished: set[tuple[str, int]] = set()
+        self.records = 0  # read, for the replay's summary
 
     def _consumer_config(self) -> dict[str, Any]:
         return {
@@ -150,9 +148,7 @@ class FusionWorker:
                 records = self.consumer.consume(self.settings.max_batch, self.settings.max_wait_ms / 1000)
                 batch = [r for r in records if not self._is_control(r)]
                 if batch or self.aligner.queues:  # held records may be released once a sibling caught up
-                    self.first_batch_at = self.first_batch_at or time.monotonic()
                     self._process(batch)
-                    self.last_batch_at = time.monotonic()
                     self.records += len(batch)
                 now = time.monotonic()
                 if now >= next_tick:

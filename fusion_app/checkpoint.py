@@ -113,7 +113,7 @@ def restore(
     """The newest checkpoint of every camera of ``group`` on changelog ``partitions``."""
     if not partitions:
         return {}
-    prefix = f"{group}|".encode()
+    prefix = state_key(group, "")
     latest: dict[bytes, tuple[int, bytes | None]] = {}
     for batch in read_range(kafka, [topic], partitions=partitions, timeout_s=timeout_s):
         for msg in batch:
@@ -122,13 +122,23 @@ def restore(
                 latest[key] = (msg.partition(), msg.value())
     restored: dict[str, Restored] = {}
     for key, (partition, value) in latest.items():
-        if value is None:
-            continue  # tombstone
-        camera = key[len(prefix) :].decode()
-        try:
-            state, outbox = decode_state(value)
-        except StateFormatError:
-            log.exception("checkpoint of %s on %s[%d] unreadable; the camera starts empty", camera, topic, partition)
-            continue
-        restored[camera] = Restored(state, outbox, partition)
+        found = read_checkpoint(group, key, value)
+        if found is not None:
+            camera, state, outbox = found
+            restored[camera] = Restored(state, outbox, partition)
     return restored
+
+
+def read_checkpoint(group: str, key: bytes, value: bytes | None) -> tuple[str, CameraState, list[Pending]] | None:
+    """Camera, state and outbox of one changelog record; None for another group's key, a tombstone, or a state
+    this version cannot read (logged: that camera starts empty)."""
+    prefix = state_key(group, "")
+    if value is None or not key.startswith(prefix):
+        return None
+    camera = key[len(prefix) :].decode()
+    try:
+        state, outbox = decode_state(value)
+    except StateFormatError:
+        log.exception("checkpoint of %s unreadable; the camera starts empty", camera)
+        return None
+    return camera, state, outbox

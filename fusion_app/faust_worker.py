@@ -47,7 +47,7 @@ from fusion_app.incidents import Incident
 from fusion_app.liveness import CommitLiveness
 from fusion_app.rules import Rules
 from fusion_app.settings import FusionSettings
-from fusion_app.statecodec import Pending, StateFormatError, decode_state
+from fusion_app.statecodec import Pending
 
 log = logging.getLogger(__name__)
 RAW: faust.Schema = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
@@ -127,7 +127,7 @@ class Fusion:
         self.metrics = RuntimeMetrics(SERVICE)
         serde = AvroSerde(self.registry)
         self.engine = FusionEngine(self.topics, group, rules, serde, self.metrics, known_camera=known_camera)
-        self.prefix = f"{group}|".encode()
+        self.group = group
         self.aligner = Aligner(settings.align_ms, self.topics.scores)
         self.fetcher = FaustFetcher(app, self.topics.inputs)
         self.liveness = CommitLiveness(SERVICE, settings.liveness_timeout_s, settings.liveness_file)
@@ -138,7 +138,6 @@ class Fusion:
         self.owned: set[int] = set()
         self.taken: list[EventT] = []  # handed over by the stream, not processed yet
         self.taken_since = 0.0
-        self.records = 0
         state_topic = app.topic(
             self.topics.state, partitions=partitions, compacting=True, config=ckpt.STATE_TOPIC_CONFIG, schema=RAW
         )
@@ -188,7 +187,6 @@ class Fusion:
         items, letters = await self._read(raws)
         ready = self.aligner.release(items, self.fetcher, set())
         outgoing = self.engine.apply(ready, int(time.time() * 1000))
-        self.records += len(raws)
         self.liveness.progressed()
         await self._publish(outgoing, letters)
 
@@ -238,11 +236,7 @@ class Fusion:
             log.warning("sending a revision of %s failed (%s); sent again at the next checkpoint", camera, future)
             self.failed.append((camera, pending))
             return
-        box = self.unacked.get(camera, [])
-        if pending in box:
-            box.remove(pending)
-        if not box:
-            self.unacked.pop(camera, None)
+        self._drop_unacked(camera, pending)
         self.metrics.produced.labels(SERVICE, pending[0]).inc()
 
     # --- timers -------------------------------------------------------------------------------------------------
@@ -281,6 +275,8 @@ class Fusion:
         box = self.unacked.get(camera, [])
         if pending in box:
             box.remove(pending)
+        if not box:
+            self.unacked.pop(camera, None)
 
     def _acknowledge(self) -> None:
         """Acknowledges every event whose effect is checkpointed (all but those the aligner holds)."""
@@ -308,14 +304,11 @@ class Fusion:
             return
         restored: dict[str, ckpt.Restored] = {}
         for key, value in list(self.table.data.items()):
-            if not key.startswith(self.prefix) or value is None:
+            found = ckpt.read_checkpoint(self.group, key, value)
+            if found is None:
                 continue
-            camera = key[len(self.prefix) :].decode()
-            try:
-                state, outbox = decode_state(value)
-            except StateFormatError:
-                log.exception("checkpoint of %s unreadable; the camera starts empty", camera)
-                continue
+            camera, state, outbox = found
+            # The table does not say which partition a key came from; the state does (where its inputs were read).
             partition = state.applied[0][1] if state.applied else None
             if partition in new:
                 restored[camera] = ckpt.Restored(state, outbox, partition)

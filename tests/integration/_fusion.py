@@ -21,7 +21,6 @@ from anomaly_core.serde import AvroSerde
 from anomaly_core.settings import KafkaSettings
 from fusion_app.codecs import FusionTopics
 from fusion_app.rules import Rules, load_rules
-from fusion_app.settings import FusionSettings
 from schemas.records import AnomalyEvent
 from tests.integration._streaming import read_until
 
@@ -41,10 +40,6 @@ def fast_rules(tmp_path: Path) -> tuple[Rules, Path]:
     path = tmp_path / "rules.yaml"
     path.write_text(yaml.safe_dump(data))
     return load_rules(path), path
-
-
-def fast_settings(**extra: Any) -> FusionSettings:
-    return FusionSettings(FUSION_TICK_MS=100, FUSION_CHECKPOINT_MS=200, FUSION_MAX_WAIT_MS=5, **extra)
 
 
 def publish(kafka: KafkaSettings, records: Iterable[Any], *, raw: Iterable[tuple[str, bytes, bytes]] = ()) -> None:
