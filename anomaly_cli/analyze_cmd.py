@@ -45,8 +45,6 @@ class ExitCode(IntEnum):
     INCOMPLETE = 5
 
 
-#: Frames per second sampled from files for runs: the fusion's fall rule compares hip heights over 0.15-0.7 s.
-RUN_FRAME_RATE = "5"
 SAMPLES_DIR = Path("data/samples")
 SERVICE_START_TIMEOUT_S = 180.0
 #: Fusion batches for recorded files: every score already waits in Kafka, so the worker gathers them for up to
@@ -430,10 +428,10 @@ def _service_groups() -> dict[str, str]:
 def _run_env() -> dict[str, str]:
     import os
 
-    env = {"FRAME_PROCESSING_RATE": os.environ.get("FRAME_PROCESSING_RATE", RUN_FRAME_RATE)}
+    # No private sampling: runs see the deployment defaults (FRAME_PROCESSING_RATE, POSE_FRAME_RATE, ...) or
+    # whatever the caller's environment sets, which the services inherit.
     # Services log to files; their own progress bars would only fill the logs.
-    env.setdefault("LOG_LEVEL", os.environ.get("LOG_LEVEL", "INFO"))
-    return env
+    return {"LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO")}
 
 
 def _admin(kafka: KafkaSettings) -> Any:

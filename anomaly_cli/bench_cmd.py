@@ -16,6 +16,7 @@ from anomaly_cli import fusion_cmd
 from api.bench import bench_api
 from processors.bench import bench_models
 from producers.bench import bench_producer
+from producers.gate_bench import bench_gate
 
 app = typer.Typer(help="Benchmarks (numbers for docs/performance.md).", no_args_is_help=True)
 
@@ -86,4 +87,5 @@ register("infra", infra)
 register("api", bench_api)
 register("fusion", fusion_cmd.bench_fusion)
 register("producer", bench_producer)
+register("gate", bench_gate)
 register("models", bench_models)

@@ -12,6 +12,7 @@ from anomaly_cli import (
     analyze_cmd,
     api_cmd,
     bench_cmd,
+    eval_cmd,
     fusion_cmd,
     models_cmd,
     process_cmd,
@@ -38,6 +39,7 @@ app.add_typer(fusion_cmd.backtest_app, name="backtest")
 app.add_typer(api_cmd.apikeys_app, name="apikeys")
 app.add_typer(retention_cmd.app, name="retention")
 app.add_typer(bench_cmd.app, name="bench")
+app.add_typer(eval_cmd.app, name="eval")
 app.command("api")(api_cmd.serve)
 app.command("replay")(fusion_cmd.replay)
 app.command("analyze")(analyze_cmd.analyze)

@@ -59,6 +59,14 @@ class ProcessingSettings(_Env):
     fast_mode: bool = Field(False, alias="FAST_MODE")
     frame_processing_rate: float = Field(1.0, alias="FRAME_PROCESSING_RATE", gt=0)
     frame_skip_rate: int = Field(0, alias="FRAME_SKIP_RATE", ge=0)
+    # The producer's motion gate (producers/motion.py): pose gets up to POSE_FRAME_RATE while there is motion
+    # (and POSE_HOLD_SECONDS after it), the base rate otherwise (0: base rate only); the scene stage skips base
+    # frames that did not change, but gets one at least every SCENE_MAX_INTERVAL_SECONDS (0: never skips).
+    pose_frame_rate: float = Field(5.0, alias="POSE_FRAME_RATE", ge=0)
+    pose_hold_seconds: float = Field(2.0, alias="POSE_HOLD_SECONDS", ge=0)
+    scene_max_interval_seconds: float = Field(10.0, alias="SCENE_MAX_INTERVAL_SECONDS", ge=0)
+    # Share of pixels of the 64 px wide grey thumbnail that must change (by > 12 grey levels) to count as motion.
+    motion_threshold: float = Field(0.003, alias="MOTION_THRESHOLD", gt=0, le=1)
     jpeg_quality: int = Field(85, alias="JPEG_QUALITY", ge=10, le=100)
     audio_chunk_seconds: float = Field(2.0, alias="AUDIO_CHUNK_SECONDS", gt=0)
     torch_num_threads: int = Field(2, alias="TORCH_NUM_THREADS", ge=1)

@@ -5,12 +5,14 @@ Every rule yields a *signal* whose score is calibrated so that reaching the rule
 scores of different rules comparable, and lets one hysteresis level (``fusion.hold_score``) apply to all of them.
 
 Rules (from the original deployment, plus temporal pose rules):
-* an emergency phrase in the audio raises an alert by itself;
+* speech whose meaning is near an emergency intent and far enough from harmless speech raises an alert by itself
+  (an emergency phrase of the lexicon lowers the bar; scores written before intents keep the phrase-alone rule);
 * a high scene anomaly probability on several frames raises an alert by itself;
 * a pose cue (lying, a drop, fast limbs) plus a moderate scene probability raises an alert (agreement);
-* an audio cue (weaker phrase, sudden loud sound) lowers the scene thresholds; missing audio changes nothing;
-* fall = fast hip drop followed by a lying torso that persists; person down = lying that persists;
-  violence = fast wrist/knee motion relative to the hips on several consecutive pairs.
+* an audio cue (speech nearer an emergency than harmless speech, sudden loud sound) lowers the scene thresholds; missing audio changes nothing;
+* per tracked person (``features``): fall = upright, then lying lower within a moment (or across a detector
+  dropout, found near where she was lost) and lying persists; person down = lying that persists;
+  violence = fast wrist/knee motion relative to the hips of a person next to someone else.
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from fusion_app.features import is_lying, pose_features
+from fusion_app.features import any_lying, fall_ratio, pose_features
 from fusion_app.rules import Rules
-from fusion_app.window import AudioObs, Obs, PoseObs, SceneObs, Window, obs_key
+from fusion_app.window import AudioObs, IntentHit, Obs, PoseObs, SceneObs, Window, obs_key
 from schemas.records import AnomalyKind, ObjectRef, Severity
 
 SEVERITY_ORDER = (Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL)
@@ -132,20 +134,28 @@ def fuse(window: Window, rules: Rules) -> Decision:
 
 
 def _audio_cue(audio: tuple[AudioObs, ...], rules: Rules) -> AudioObs | None:
-    """The loudest audio chunk that carries a cue (weak phrase or sudden loudness), if any."""
-    cues = [a for a in audio if a.sudden_loudness or any(p.score >= rules.audio.cue_min_score for p in a.phrases)]
+    """The loudest audio chunk that carries a cue (sudden loudness, or speech near an emergency), if any."""
+    cues = [a for a in audio if a.sudden_loudness or _speech_cue(a, rules)]
     return max(cues, key=lambda a: (a.sudden_loudness, a.loudness_dbfs), default=None)
+
+
+def _speech_cue(chunk: AudioObs, rules: Rules) -> bool:
+    phrase = any(p.score >= rules.audio.cue_min_score for p in chunk.phrases)
+    intent = chunk.intent
+    if intent is None:
+        return phrase
+    if intent.score < rules.audio.intent_min_score:
+        return False
+    return intent.margin >= (rules.audio.intent_lexicon_margin if phrase else rules.audio.intent_cue_margin)
 
 
 def _audio_signals(audio: tuple[AudioObs, ...], rules: Rules) -> list[Signal]:
     best: dict[AnomalyKind, Signal] = {}
     for chunk in audio:
-        for hit in chunk.phrases:
-            kind = rules.audio.categories.get(hit.category.lower(), rules.audio.default_kind)
-            score = calibrate(hit.score, rules.audio.phrase_min_score)
+        found = _phrase_signals(chunk, rules) if chunk.intent is None else _intent_signals(chunk, chunk.intent, rules)
+        for kind, score, reason in found:
             current = best.get(kind)
             if current is None or score > current.score:
-                reason = f'audio: "{hit.phrase}" ({hit.category}, match {hit.score:.2f})'
                 best[kind] = Signal(kind, ("audio",), score, reason, (chunk,))
             elif score == current.score:
                 best[kind] = Signal(kind, ("audio",), score, current.reason, (*current.sources, chunk))
@@ -156,6 +166,38 @@ def _audio_signals(audio: tuple[AudioObs, ...], rules: Rules) -> list[Signal]:
                 AnomalyKind.LOUD_NOISE, ("audio",), rules.fusion.alert_score, "audio: sudden loud sound", loud
             )
     return list(best.values())
+
+
+def _phrase_signals(chunk: AudioObs, rules: Rules) -> list[tuple[AnomalyKind, float, str]]:
+    """Scores written before intents: each lexicon phrase is judged alone, as the original rules did."""
+    return [
+        (
+            rules.audio.categories.get(hit.category.lower(), rules.audio.default_kind),
+            calibrate(hit.score, rules.audio.phrase_min_score),
+            f'audio: "{hit.phrase}" ({hit.category}, match {hit.score:.2f})',
+        )
+        for hit in chunk.phrases
+    ]
+
+
+def _intent_signals(chunk: AudioObs, intent: IntentHit, rules: Rules) -> list[tuple[AnomalyKind, float, str]]:
+    """The meaning decides: an intent alerts when its margin over the benign examples reaches the threshold, a
+    lower one when an emergency phrase of the lexicon agrees; a lexicon word in a harmless sentence stays quiet."""
+    if intent.score < rules.audio.intent_min_score:
+        return []
+    lexicon = max(chunk.phrases, key=lambda p: p.score, default=None)
+    agreed = lexicon is not None and lexicon.score >= rules.audio.phrase_min_score
+    threshold = rules.audio.intent_lexicon_margin if agreed else rules.audio.intent_min_margin
+    # Margin over the threshold -> [0, 1] with the threshold at 0.5 and +0.25 above it at 1.
+    score = max(0.0, min(1.0, 0.5 + 2.0 * (intent.margin - threshold)))
+    reason = (
+        f'audio: "{intent.segment}" means {intent.intent} (like "{intent.example}", similarity {intent.score:.2f},'
+        f' margin {intent.margin:+.2f} over "{intent.benign_example}")'
+    )
+    if agreed and lexicon is not None:
+        reason += f'; lexicon "{lexicon.phrase}" ({lexicon.category}, match {lexicon.score:.2f})'
+    kind = rules.audio.categories.get(intent.category.lower(), rules.audio.default_kind)
+    return [(kind, score, reason)]
 
 
 def _scene_kind(scene: Iterable[SceneObs], rules: Rules) -> tuple[AnomalyKind, str]:
@@ -195,21 +237,23 @@ def _pose_signals(poses: tuple[PoseObs, ...], rules: Rules) -> list[Signal]:
     pr = rules.pose
     feats = pose_features(poses, pr)
     signals: list[Signal] = []
-    if feats.drop is not None:
-        run = feats.lying_after_drop
-        persisted = run.duration_ms if run else 0
-        ratio = min(feats.drop.speed / pr.fall_drop_speed, persisted / pr.fall_persist_ms)
-        last = run.last if run else feats.drop.end
+    if feats.fall is not None:
+        fall = feats.fall
+        how = "lost for" if fall.dropout else "within"
         reason = (
-            f"pose: hip dropped {feats.drop.speed:.2f}/s (threshold {pr.fall_drop_speed:.2f}) "
-            f"then lying for {persisted / 1000:.1f}s (needs {pr.fall_persist_ms / 1000:.1f}s)"
+            f"pose: person {fall.run.track} upright, then lying {fall.drop:.2f} body heights lower "
+            f"{how} {fall.after_ms / 1000:.1f}s (needs {pr.fall_min_drop:.2f}), "
+            f"lying for {fall.run.duration_ms / 1000:.1f}s (needs {pr.fall_persist_ms / 1000:.1f}s)"
         )
-        best = poses[run.first].frame if run else poses[feats.drop.end].frame
-        falling = poses[feats.drop.start : last + 1]
-        signals.append(Signal(AnomalyKind.FALL, ("pose",), calibrate_ratio(ratio), reason, falling, best))
+        falling = poses[fall.upright : fall.run.last + 1]
+        score = calibrate_ratio(fall_ratio(fall, pr))
+        signals.append(Signal(AnomalyKind.FALL, ("pose",), score, reason, falling, poses[fall.run.first].frame))
     if feats.lying is not None:
         run = feats.lying
-        reason = f"pose: lying for {run.duration_ms / 1000:.1f}s (needs {pr.person_down_persist_ms / 1000:.1f}s)"
+        reason = (
+            f"pose: person {run.track} lying for {run.duration_ms / 1000:.1f}s "
+            f"(needs {pr.person_down_persist_ms / 1000:.1f}s)"
+        )
         signals.append(
             Signal(
                 AnomalyKind.PERSON_DOWN,
@@ -226,7 +270,8 @@ def _pose_signals(poses: tuple[PoseObs, ...], rules: Rules) -> list[Signal]:
         fast = [i for speed, i in feats.limb_speeds if speed >= min(level, pr.violence_speed)]
         sources = _unique(poses[j] for i in fast for j in (i - 1, i))
         reason = (
-            f"pose: wrist/knee speed {level:.1f} torso/s on {len(fast)} pair(s) (threshold {pr.violence_speed:.1f})"
+            f"pose: wrist/knee speed {level:.1f} torso/s on {len(fast)} pair(s) next to another person "
+            f"(threshold {pr.violence_speed:.1f})"
         )
         best = poses[feats.limb_speeds[0][1]].frame
         signals.append(
@@ -243,7 +288,7 @@ def _agreement(
         return []
     cue = max((s for s in pose if s.score >= 0.25), key=lambda s: s.score, default=None)
     if cue is None:
-        lying = tuple(p for p in poses if is_lying(p, rules.pose))
+        lying = any_lying(poses, rules.pose)
         if not lying:
             return []
         cue = Signal(AnomalyKind.PERSON_DOWN, ("pose",), 0.25, "pose: lying", lying, lying[0].frame)

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from anomaly_core.errors import ValidationError
 from fusion_app.rules import Rules
-from fusion_app.window import AudioObs, CaptionObs, Obs, PhraseHit, PoseObs, SceneObs
+from fusion_app.window import AudioObs, CaptionObs, IntentHit, Obs, PersonObs, PhraseHit, PoseObs, SceneObs
 from schemas.records import AudioScore, CaptionScore, Keypoint, LineageEntry, PoseScore, SceneScore
 
 ScoreRecord = PoseScore | SceneScore | AudioScore | CaptionScore
@@ -28,6 +28,7 @@ _SHOULDERS = (11, 12)
 _HIPS = (23, 24)
 _LIMBS = (15, 16, 25, 26)  # wrists, knees
 _USED = (*_SHOULDERS, *_HIPS, *_LIMBS)
+_BOX_MIN_VISIBILITY = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +119,13 @@ def _audio(record: AudioScore, t_ms: int, source: LineageEntry, warnings: list[s
         for m in record.matched_phrases
     )
     loudness = _finite(record.loudness_dbfs, "loudness_dbfs", warnings)
+    intent = None
+    if record.intent is not None:
+        m = record.intent
+        score = clamp01(m.score, "intent score", warnings)
+        margin = _finite(m.margin, "intent margin", warnings)
+        margin = -1.0 if margin is None else max(-1.0, min(1.0, margin))  # unreadable: nearer to nothing harmful
+        intent = IntentHit(m.intent, m.category, score, margin, m.example, m.benign_example, m.segment)
     return AudioObs(
         t_ms=t_ms,
         duration_ms=max(0, record.duration_ms),
@@ -127,32 +135,79 @@ def _audio(record: AudioScore, t_ms: int, source: LineageEntry, warnings: list[s
         sudden_loudness=record.sudden_loudness,
         audio=record.audio,
         source=source,
+        intent=intent,
     )
 
 
 def _pose(record: PoseScore, t_ms: int, source: LineageEntry, rules: Rules, warnings: list[str]) -> PoseObs:
+    if record.people:
+        people = tuple(
+            _person(
+                p.track_id,
+                p.keypoints,
+                hip_height=p.hip_height,
+                torso=p.torso_angle_deg,
+                rules=rules,
+                warnings=warnings,
+            )
+            for p in record.people
+        )
+    elif record.person_present:
+        # Written before the pose processor found several people: the top-level landmarks are the one person.
+        people = (
+            _person(
+                0,
+                record.keypoints,
+                hip_height=record.hip_height,
+                torso=record.torso_angle_deg,
+                rules=rules,
+                warnings=warnings,
+            ),
+        )
+    else:
+        people = ()
+    return PoseObs(t_ms=t_ms, people=people, frame=record.frame, source=source)
+
+
+def _person(
+    track: int,
+    keypoints: list[Keypoint],
+    *,
+    hip_height: float | None,
+    torso: float | None,
+    rules: Rules,
+    warnings: list[str],
+) -> PersonObs:
     # Only the landmarks the rules use are read (a third of the 33): this runs for every pose of every camera.
-    keypoints = record.keypoints
     points: dict[int, tuple[float, float] | None] = {
         i: _point(keypoints[i], rules.pose.min_visibility) if i < len(keypoints) else None for i in _USED
     }
     hip = _mid(points, _HIPS)
     shoulder = _mid(points, _SHOULDERS)
-    hip_height = _finite(record.hip_height, "hip_height", warnings)
-    torso = _finite(record.torso_angle_deg, "torso_angle_deg", warnings)
+    hip_height = _finite(hip_height, "hip_height", warnings)
+    torso = _finite(torso, "torso_angle_deg", warnings)
     if hip_height is None and hip is not None:
         hip_height = 1.0 - hip[1]
     if torso is None and hip is not None and shoulder is not None:
         torso = math.degrees(math.atan2(abs(shoulder[0] - hip[0]), abs(shoulder[1] - hip[1])))
-    return PoseObs(
-        t_ms=t_ms,
-        person=record.person_present,
+    center = None
+    if hip is not None and shoulder is not None:
+        center = ((hip[0] + shoulder[0]) / 2.0, (hip[1] + shoulder[1]) / 2.0)
+    return PersonObs(
+        track=track,
         hip_height=hip_height,
         torso_deg=torso,
+        center=center,
+        height=_box_height(keypoints),
         limbs=_body_frame(points, hip, shoulder),
-        frame=record.frame,
-        source=source,
     )
+
+
+def _box_height(keypoints: list[Keypoint]) -> float:
+    ys = [k.y for k in keypoints if math.isfinite(k.y) and k.visibility >= _BOX_MIN_VISIBILITY]
+    if len(ys) < 4:
+        ys = [k.y for k in keypoints if math.isfinite(k.y)]
+    return max(0.0, min(max(ys), 1.0) - max(min(ys), 0.0)) if ys else 0.0
 
 
 def _body_frame(

@@ -44,6 +44,13 @@ class AudioRules(_Frozen):
     transcript_chars: int = Field(gt=0)
     categories: dict[str, AnomalyKind]
     default_kind: AnomalyKind
+    # Spoken intent by meaning (AudioScore.intent): similarity to the nearest intent example and margin over the
+    # nearest benign example. Alone, an intent alerts at intent_min_margin; an emergency phrase of the lexicon in the
+    # same chunk lowers that to intent_lexicon_margin (the lexicon never alerts alone once intents are scored).
+    intent_min_score: float = Field(0.5, ge=0, le=1)
+    intent_min_margin: float = Field(0.1, ge=-1, le=1)
+    intent_lexicon_margin: float = Field(0.0, ge=-1, le=1)
+    intent_cue_margin: float = Field(0.05, ge=-1, le=1)
 
 
 class SceneKindRule(_Frozen):
@@ -62,15 +69,25 @@ class SceneRules(_Frozen):
 class PoseRules(_Frozen):
     min_visibility: float = Field(ge=0, le=1)
     horizontal_deg: float = Field(gt=0, le=90)
+    upright_deg: float = Field(gt=0, le=90)
     max_gap_ms: int = Field(gt=0)
-    drop_span_ms: int = Field(gt=0)
-    drop_min_span_ms: int = Field(gt=0)
-    fall_drop_speed: float = Field(gt=0)
+    fall_transition_ms: int = Field(ge=0)
     fall_max_delay_ms: int = Field(ge=0)
+    fall_dropout_ms: int = Field(ge=0)
+    fall_near: float = Field(gt=0)
+    fall_min_drop: float = Field(gt=0)
     fall_persist_ms: int = Field(gt=0)
     person_down_persist_ms: int = Field(gt=0)
     violence_speed: float = Field(gt=0)
     violence_min_pairs: int = Field(ge=1)
+    violence_max_gap_ms: int = Field(gt=0)
+    violence_near: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _upright_below_lying(self) -> Self:
+        if self.upright_deg >= self.horizontal_deg:
+            raise ValueError("pose.upright_deg must be below pose.horizontal_deg")
+        return self
 
 
 class FusionRules(_Frozen):

@@ -21,6 +21,7 @@ from schemas.records import (
     LabelProbability,
     ModelInfo,
     ObjectRef,
+    PersonPose,
     PhraseMatch,
     PoseScore,
     SceneScore,
@@ -81,8 +82,36 @@ def skeleton(hip_x: float, hip_y: float, torso_deg: float, length: float = 0.25,
     return points
 
 
-def pose(camera: str, t_ms: int, hip_y: float, torso_deg: float, *, arm: float = 0.0, person: bool = True) -> PoseScore:
-    keypoints = skeleton(0.5, hip_y, torso_deg, arm=arm) if person else []
+def person(
+    track: int, hip_x: float, hip_y: float, torso_deg: float, arm: float = 0.0, length: float = 0.25
+) -> PersonPose:
+    """One person's pose record; ``length`` is the torso length in image heights (the body is ~3.2 of it)."""
+    keypoints = skeleton(hip_x, hip_y, torso_deg, length=length, arm=arm)
+    xs, ys = [k.x for k in keypoints], [k.y for k in keypoints]
+    return PersonPose(
+        track_id=track,
+        keypoints=keypoints,
+        torso_angle_deg=torso_deg,
+        hip_height=1.0 - hip_y,
+        bbox_aspect=None,
+        mean_visibility=0.95,
+        box=[min(xs), min(ys), max(xs), max(ys)],
+    )
+
+
+def pose(
+    camera: str,
+    t_ms: int,
+    hip_y: float,
+    torso_deg: float,
+    *,
+    arm: float = 0.0,
+    person_present: bool = True,
+    others: tuple[PersonPose, ...] = (),
+) -> PoseScore:
+    """A pose record as the pose processor writes it: person 1 at the centre, plus ``others``."""
+    people = [person(1, 0.5, hip_y, torso_deg, arm), *others] if person_present else list(others)
+    main = people[0] if people else None
     return PoseScore(
         event_id=_id(camera, "pose", t_ms),
         camera_id=camera,
@@ -92,12 +121,13 @@ def pose(camera: str, t_ms: int, hip_y: float, torso_deg: float, *, arm: float =
         processed_at=ms_to_dt(t_ms + 40),
         latency_ms=40.0,
         frame=_ref(camera, "frame", t_ms),
-        person_present=person,
-        keypoints=keypoints,
-        torso_angle_deg=torso_deg if person else None,
-        hip_height=1.0 - hip_y if person else None,
+        person_present=main is not None,
+        keypoints=[],
+        torso_angle_deg=main.torso_angle_deg if main else None,
+        hip_height=main.hip_height if main else None,
         bbox_aspect=None,
-        mean_visibility=0.95 if person else 0.0,
+        mean_visibility=main.mean_visibility if main else 0.0,
+        people=people,
     )
 
 
@@ -203,7 +233,9 @@ def help_call(camera: str, t0: int) -> list[ScoreRecord]:
 
 def fire(camera: str, t0: int) -> list[ScoreRecord]:
     """Flames fill the picture for 4 s."""
-    out: list[ScoreRecord] = [pose(camera, t, 0.55, 4.0, person=t - t0 < 3_000) for t in _timeline(t0, 12_000, POSE_MS)]
+    out: list[ScoreRecord] = [
+        pose(camera, t, 0.55, 4.0, person_present=t - t0 < 3_000) for t in _timeline(t0, 12_000, POSE_MS)
+    ]
     for t in _timeline(t0, 12_000, SCENE_MS):
         burning = 3_000 <= t - t0 < 7_000
         out.append(scene(camera, t, 0.93 if burning else 0.1, "fire and smoke"))
@@ -212,12 +244,12 @@ def fire(camera: str, t0: int) -> list[ScoreRecord]:
 
 
 def fight(camera: str, t0: int) -> list[ScoreRecord]:
-    """Arms flailing fast for 2 s in front of the camera."""
+    """Two people face to face; one flails his arms fast at the other for 2 s."""
     out: list[ScoreRecord] = []
     for t in _timeline(t0, 12_000, POSE_MS):
         flailing = 3_000 <= t - t0 < 5_000
         arm = (0.8 if (t // POSE_MS) % 2 else -0.3) if flailing else 0.0
-        out.append(pose(camera, t, 0.55, 6.0, arm=arm))
+        out.append(pose(camera, t, 0.55, 6.0, arm=arm, others=(person(2, 0.75, 0.55, 3.0),)))
     out += [scene(camera, t, 0.3) for t in _timeline(t0, 12_000, SCENE_MS)]
     out += [audio(camera, t) for t in _timeline(t0, 12_000, AUDIO_MS)]
     return sorted(out, key=_time)

@@ -7,6 +7,7 @@ instead of misreading it. Records are written positionally to keep a checkpoint 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from fusion_app.camera import CameraState
 from fusion_app.fuse import Reason
 from fusion_app.incidents import Incident, Incidents
-from fusion_app.window import AudioObs, Obs, PhraseHit, PoseObs, SceneObs
+from fusion_app.window import AudioObs, IntentHit, Obs, PersonObs, PhraseHit, PoseObs, SceneObs
 from schemas.records import AnomalyKind, AnomalyState, LineageEntry, ModelInfo, ObjectRef, Severity
 
 FORMAT = 1
@@ -46,25 +47,37 @@ def _unsrc(v: list[Any]) -> LineageEntry:
 
 def _obs(o: Obs) -> list[Any]:
     if isinstance(o, PoseObs):
-        return ["p", o.t_ms, o.person, o.hip_height, o.torso_deg, list(o.limbs), _ref(o.frame), _src(o.source)]
+        people = [
+            [p.track, p.hip_height, p.torso_deg, p.center and list(p.center), p.height, list(p.limbs)] for p in o.people
+        ]
+        return ["P", o.t_ms, people, _ref(o.frame), _src(o.source)]
     if isinstance(o, SceneObs):
         labels = [list(x) for x in o.labels]
         return ["s", o.t_ms, o.anomaly_probability, labels, o.top_label, _ref(o.frame), _src(o.source)]
     phrases = [[h.phrase, h.category, h.score] for h in o.phrases]
+    intent = None if o.intent is None else list(dataclasses.astuple(o.intent))
     return [
         "a", o.t_ms, o.duration_ms, phrases, o.transcript, o.loudness_dbfs, o.sudden_loudness, _ref(o.audio),
-        _src(o.source),
+        _src(o.source), intent,
     ]  # fmt: skip
+
+
+def _unperson(v: list[Any]) -> PersonObs:
+    return PersonObs(v[0], v[1], v[2], tuple(v[3]) if v[3] is not None else None, v[4], tuple(v[5]))
 
 
 def _unobs(v: list[Any]) -> Obs:
     tag = v[0]
-    if tag == "p":
-        return PoseObs(v[1], v[2], v[3], v[4], tuple(v[5]), _ref_req(v[6]), _unsrc(v[7]))
+    if tag == "P":
+        return PoseObs(v[1], tuple(_unperson(p) for p in v[2]), _ref_req(v[3]), _unsrc(v[4]))
+    if tag == "p":  # written before poses held several people: one person, track 0, no centre
+        people = (PersonObs(0, v[3], v[4], None, 0.0, tuple(v[5])),) if v[2] else ()
+        return PoseObs(v[1], people, _ref_req(v[6]), _unsrc(v[7]))
     if tag == "s":
         return SceneObs(v[1], v[2], tuple((lb, p) for lb, p in v[3]), v[4], _ref_req(v[5]), _unsrc(v[6]))
     phrases = tuple(PhraseHit(*h) for h in v[3])
-    return AudioObs(v[1], v[2], phrases, v[4], v[5], v[6], _ref_req(v[7]), _unsrc(v[8]))
+    intent = IntentHit(*v[9]) if len(v) > 9 and v[9] is not None else None  # absent in states written before intents
+    return AudioObs(v[1], v[2], phrases, v[4], v[5], v[6], _ref_req(v[7]), _unsrc(v[8]), intent)
 
 
 def _incident(i: Incident) -> dict[str, Any]:

@@ -12,16 +12,30 @@ from schemas.records import LineageEntry, ObjectRef
 
 
 @dataclass(frozen=True, slots=True)
-class PoseObs:
-    t_ms: int
-    person: bool
+class PersonObs:
+    """One person in a frame, as the pose rules need it."""
+
+    track: int  # track id from the pose processor (0 for records written before tracking existed)
     hip_height: float | None
     torso_deg: float | None
+    # Torso centre (mid of shoulders and hips) in normalised image coordinates, y down; None when not visible.
+    center: tuple[float, float] | None
+    height: float  # landmark box height (image fraction): the body's size in the image
     # Wrists and knees relative to the hip midpoint, in torso lengths: (lw.x, lw.y, rw.x, rw.y, lk.x, lk.y, rk.x, rk.y);
     # None where a landmark is not visible. Relative so a falling body does not read as violent limbs.
     limbs: tuple[float | None, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PoseObs:
+    t_ms: int
+    people: tuple[PersonObs, ...]  # largest first
     frame: ObjectRef
     source: LineageEntry
+
+    @property
+    def person(self) -> bool:
+        return bool(self.people)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +57,19 @@ class PhraseHit:
 
 
 @dataclass(frozen=True, slots=True)
+class IntentHit:
+    """The spoken intent nearest in meaning to the chunk's best transcript segment (see AudioScore.intent)."""
+
+    intent: str
+    category: str
+    score: float
+    margin: float
+    example: str
+    benign_example: str
+    segment: str
+
+
+@dataclass(frozen=True, slots=True)
 class AudioObs:
     t_ms: int
     duration_ms: int
@@ -52,6 +79,8 @@ class AudioObs:
     sudden_loudness: bool
     audio: ObjectRef
     source: LineageEntry
+    # None for scores written before intents: the lexicon then judges alone, as it did.
+    intent: IntentHit | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,8 @@
-"""The one batch handler every processor uses: fetch -> decode -> score (batched) -> build score events.
+"""The one batch handler every processor uses: filter -> fetch -> decode -> score (batched) -> build score events.
+
+A record the pipeline does not want (``Pipeline.wants``, e.g. a FrameRef the producer's motion gate published for
+pose only, seen by the scene processor) is skipped before its object is fetched: it produces nothing, is
+committed like a handled record, and is counted (``anomaly_processor_skipped_total``), never dead-lettered.
 
 Errors are data per message: an expired object, a corrupt JPEG or a model failure on one input becomes that
 message's result (the runtime dead-letters it) while the rest of the batch is still scored. A store outage is a
@@ -15,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
+from anomaly_core import metrics
 from anomaly_core.objectstore import ObjectStore
 from anomaly_core.runtime import BatchHandler, Message, Output
 from schemas.records import ModelInfo, ObjectRef, SourceRef
@@ -75,6 +80,8 @@ class Pipeline(Generic[X, R]):
     score_batch: Callable[[list[X]], list[R]]
     build: Callable[[Subject, R, ScoreMeta], Any]
     max_bytes: int
+    # False: the record is not for this modality (skipped before the fetch, committed, counted); None: all are.
+    wants: Callable[[Any], bool] | None = None
 
 
 def score_all(score_batch: Callable[[list[X]], list[R]], inputs: Sequence[X]) -> list[R | Exception]:
@@ -117,12 +124,29 @@ def _meta(pipeline: Pipeline[Any, Any], message: Message[Any], subject: Subject,
 def batch_handler(pipeline: Pipeline[X, R], store: ObjectStore) -> BatchHandler:
     """The runtime handler for ``pipeline``: one result (outputs or an exception) per message, in order."""
 
+    skipped = metrics.counter(
+        "anomaly_processor_skipped_total",
+        "Input records a processor did not want (e.g. frames published for another stage), committed unscored",
+        ("modality",),
+    ).labels(pipeline.modality)
+    wants = pipeline.wants
+
     def handle(batch: list[Message[Any]]) -> list[list[Output] | Exception]:
         started = time.perf_counter()
         results: list[list[Output] | Exception] = [[] for _ in batch]
         pending: list[tuple[int, Subject, X]] = []
         for i, message in enumerate(batch):
             try:
+                if wants is not None and not wants(message.value):
+                    skipped.inc()
+                    log.debug(
+                        "%s: skipped %s[%d]@%d (not for this stage)",
+                        pipeline.modality,
+                        message.topic,
+                        message.partition,
+                        message.offset,
+                    )
+                    continue
                 subject = pipeline.subject(message.value)
                 if subject is not None:
                     data = store.get(subject.media, max_bytes=pipeline.max_bytes)

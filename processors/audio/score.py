@@ -1,4 +1,5 @@
-"""The audio ``score``: loudness cues always, VAD, and transcript + phrase matches only when there is speech."""
+"""The audio ``score``: loudness cues always, VAD, and transcript, phrase matches and spoken intent only when
+there is speech."""
 
 from __future__ import annotations
 
@@ -11,11 +12,15 @@ from processors.audio import loudness, vad
 from processors.audio.lexicon import Lexicon, match
 from processors.audio.transcribe import Transcript
 from processors.media import Pcm, resample
-from schemas.records import PhraseMatch
+from schemas.records import IntentMatch, PhraseMatch
 
 
 class Transcriber(Protocol):
     def transcribe(self, samples16k: np.ndarray) -> Transcript: ...
+
+
+class IntentClassifier(Protocol):
+    def classify(self, transcript: str) -> IntentMatch | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,9 +39,12 @@ class AudioAnalysis:
     loudness: loudness.Loudness
     speech_ratio: float
     vad_skipped: bool
+    intent: IntentMatch | None = None
 
 
-def score(pcm: Pcm, transcriber: Transcriber, lexicon: Lexicon, config: VadConfig) -> AudioAnalysis:
+def score(
+    pcm: Pcm, transcriber: Transcriber, lexicon: Lexicon, config: VadConfig, intents: IntentClassifier | None = None
+) -> AudioAnalysis:
     """Analysis of one chunk; silent or non-speech chunks never reach the speech model."""
     level = loudness.measure(pcm.samples, pcm.sample_rate)
     samples16k = resample(pcm, vad.SILERO_RATE).samples
@@ -51,6 +59,7 @@ def score(pcm: Pcm, transcriber: Transcriber, lexicon: Lexicon, config: VadConfi
         language=text.language,
         language_probability=text.language_probability,
         matched_phrases=match(text.text, lexicon),
+        intent=intents.classify(text.text) if intents is not None else None,
         loudness=level,
         speech_ratio=voice.speech_ratio,
         vad_skipped=False,

@@ -9,6 +9,9 @@ about 8x less CPU with the same transcripts on our speech samples (the trick whi
 
 from __future__ import annotations
 
+import re
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +23,12 @@ from schemas.records import ModelInfo
 SAMPLE_RATE = 16_000
 FULL_CONTEXT_S = 30.0
 NO_SPEECH_PROB = 0.6
+# The chunk reaching Whisper already passed the VAD: a short shout in noise often gets no-speech ≈ 0.6 with a
+# correct transcript, so only a clearer "silence" verdict drops it.
+NO_SPEECH_PROB_AFTER_VAD = 0.8
 LOGPROB_FLOOR = -1.0
+COMPRESSION_RATIO_MAX = 2.4
+TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,12 +60,15 @@ class WhisperTranscriber:
             samples,
             language=self.language,
             beam_size=1,
-            temperature=0.0,
+            temperature=list(TEMPERATURES),  # fallback while the text loops or is improbable
+            compression_ratio_threshold=COMPRESSION_RATIO_MAX,
+            log_prob_threshold=LOGPROB_FLOOR,
+            no_speech_threshold=NO_SPEECH_PROB,
             condition_on_previous_text=False,
             without_timestamps=True,
             vad_filter=False,  # the caller's VAD already decided there is speech
         )
-        text = " ".join(s.text.strip() for s in segments).strip()
+        text = collapse_repeats(" ".join(s.text.strip() for s in segments).strip())
         return Transcript(text=text, language=info.language, language_probability=float(info.language_probability))
 
     def _detect_language(self, encoded: Any) -> tuple[str, float]:
@@ -82,17 +93,96 @@ class WhisperTranscriber:
             self.model.hf_tokenizer, self.model.model.is_multilingual, task="transcribe", language=language
         )
         prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
-        result = self.model.model.generate(
-            encoded,
-            [prompt],
-            beam_size=1,
-            max_length=min(224, 32 + int(len(samples) / SAMPLE_RATE * 12)),
-            suppress_blank=True,
-            suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
-            return_scores=True,
-            return_no_speech_prob=True,
-        )[0]
-        if result.no_speech_prob > NO_SPEECH_PROB and result.scores[0] < LOGPROB_FLOOR:
+        suppressed = get_suppressed_tokens(tokenizer, [-1])
+        max_length = min(224, 32 + int(len(samples) / SAMPLE_RATE * 12))
+
+        def decode(temperature: float) -> Candidate:
+            # The encoder output is reused: a fallback costs one more decoder pass, not a second encode.
+            result = self.model.model.generate(
+                encoded,
+                [prompt],
+                beam_size=1,
+                max_length=max_length,
+                sampling_temperature=max(temperature, 1.0) if temperature == 0 else temperature,
+                sampling_topk=1 if temperature == 0 else 0,
+                suppress_blank=True,
+                suppress_tokens=suppressed,
+                return_scores=True,
+                return_no_speech_prob=True,
+            )[0]
+            text = tokenizer.decode([t for t in result.sequences_ids[0] if t < tokenizer.eot]).strip()
+            return Candidate(text, float(result.scores[0]), float(result.no_speech_prob), temperature)
+
+        best = decode_with_fallback(decode)
+        if best.no_speech_prob > NO_SPEECH_PROB_AFTER_VAD and best.avg_logprob < LOGPROB_FLOOR:
             return Transcript(text="", language=language, language_probability=language_prob)
-        ids = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
-        return Transcript(text=tokenizer.decode(ids).strip(), language=language, language_probability=language_prob)
+        return Transcript(text=collapse_repeats(best.text), language=language, language_probability=language_prob)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    text: str
+    avg_logprob: float  # CTranslate2's length-normalised score
+    no_speech_prob: float
+    temperature: float
+
+    @property
+    def compression_ratio(self) -> float:
+        return compression_ratio(self.text)
+
+    def needs_fallback(self) -> bool:
+        return self.compression_ratio > COMPRESSION_RATIO_MAX or self.avg_logprob < LOGPROB_FLOOR
+
+
+def compression_ratio(text: str) -> float:
+    """Whisper's loop detector: repetitive text compresses well (a loop of one word scores far above 2.4)."""
+    data = text.encode("utf-8")
+    return len(data) / len(zlib.compress(data)) if data else 0.0
+
+
+def decode_with_fallback(decode: Callable[[float], Candidate]) -> Candidate:
+    """faster-whisper's safeguard: greedy first, sampling at rising temperatures while the text loops (compression
+    ratio) or is improbable (log-prob); if none passes, the most probable non-looping one. The no-speech rule is
+    applied by the caller to the result, with a higher bar because its VAD already found speech."""
+    tried: list[Candidate] = []
+    for temperature in TEMPERATURES:
+        candidate = decode(temperature)
+        tried.append(candidate)
+        if not candidate.needs_fallback():
+            return candidate
+    readable = [c for c in tried if c.compression_ratio <= COMPRESSION_RATIO_MAX] or tried
+    return max(readable, key=lambda c: c.avg_logprob)
+
+
+_WORD = re.compile(r"\S+")
+
+
+def collapse_repeats(text: str, max_repeats: int = 2, max_span: int = 8) -> str:
+    """A phrase repeated back to back more than ``max_repeats`` times (a decoding loop) is kept ``max_repeats``
+    times: "help me, help me, help me, help me" -> "help me, help me"."""
+    words = _WORD.findall(text)
+    key = [w.lower().strip(".,!?;:") for w in words]
+    out: list[str] = []
+    out_key: list[str] = []
+    i = 0
+    while i < len(words):
+        collapsed = False
+        for span in range(1, max_span + 1):
+            unit = key[i : i + span]
+            if len(unit) < span:
+                break
+            n = 1
+            while key[i + n * span : i + (n + 1) * span] == unit:
+                n += 1
+            if n > max_repeats:
+                keep = words[i : i + span * max_repeats]
+                out.extend(keep)
+                out_key.extend(key[i : i + span * max_repeats])
+                i += span * n
+                collapsed = True
+                break
+        if not collapsed:
+            out.append(words[i])
+            out_key.append(key[i])
+            i += 1
+    return " ".join(out)

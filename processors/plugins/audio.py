@@ -36,6 +36,7 @@ def _build(subject: Subject, result: tuple[int, AudioAnalysis], meta: ScoreMeta)
         sudden_loudness=analysis.loudness.sudden,
         speech_ratio=round(analysis.speech_ratio, 4),
         vad_skipped=analysis.vad_skipped,
+        intent=analysis.intent,
     )
 
 
@@ -44,7 +45,8 @@ def make_handler(model: AudioModel, ctx: HandlerContext) -> BatchHandler:
 
     def analyze(chunks: list[Pcm]) -> list[tuple[int, AudioAnalysis]]:
         return [
-            (round(pcm.duration_s * 1000), score(pcm, model.transcriber, model.lexicon, model.vad)) for pcm in chunks
+            (round(pcm.duration_s * 1000), score(pcm, model.transcriber, model.lexicon, model.vad, model.intents))
+            for pcm in chunks
         ]
 
     pipeline: Pipeline[Pcm, tuple[int, AudioAnalysis]] = Pipeline(

@@ -12,7 +12,12 @@ from processors.plugins.pose import frame_subject
 from processors.registry import HandlerContext, Modality
 from processors.scene import ClipScene, SceneResult
 from processors.settings import ProcessorSettings
-from schemas.records import FrameRef, SceneScore
+from schemas.records import FrameRef, FrameStage, SceneScore
+
+
+def wants_frame(ref: FrameRef) -> bool:
+    """Frames the producer's motion gate published for the scene stage (pose-only frames are skipped unfetched)."""
+    return ref.is_for(FrameStage.SCENE)
 
 
 def make_handler(model: ClipScene, ctx: HandlerContext) -> BatchHandler:
@@ -37,6 +42,7 @@ def make_handler(model: ClipScene, ctx: HandlerContext) -> BatchHandler:
         score_batch=model.score_pixels,
         build=build,
         max_bytes=settings.max_frame_bytes,
+        wants=wants_frame,
     )
     return batch_handler(pipeline, ctx.store)
 

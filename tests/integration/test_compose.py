@@ -44,6 +44,8 @@ RETENTION_ENV = (
     "EVIDENCE_RETENTION_DAYS",
     "ANOMALY_FRAME_LIMIT",
 )
+# The producer's motion gate: compose passes the settings' defaults (numbers, compared as such).
+SAMPLING_ENV = ("FRAME_PROCESSING_RATE", "POSE_FRAME_RATE", "POSE_HOLD_SECONDS", "SCENE_MAX_INTERVAL_SECONDS")
 GIB = 1024**3
 
 
@@ -88,7 +90,7 @@ def settings_env_names() -> set[str]:
 
 
 def settings_default(env_name: str) -> str:
-    match = re.search(rf'Field\((\w+), alias="{env_name}"', SETTINGS.read_text())
+    match = re.search(rf'Field\(([\w.]+), alias="{env_name}"', SETTINGS.read_text())
     assert match, env_name
     return match.group(1)
 
@@ -122,6 +124,8 @@ def test_app_env_uses_settings_names_and_defaults() -> None:
     env = svc["api"]["environment"]
     for key in RETENTION_ENV:
         assert env[key] == settings_default(key), key
+    for key in SAMPLING_ENV:
+        assert float(svc["producer"]["environment"][key]) == float(settings_default(key)), key
     assert env["S3_FRAMES_BUCKET"] == "anomaly-frames"
     assert env["S3_AUDIO_BUCKET"] == "anomaly-audio"
     assert env["S3_EVIDENCE_BUCKET"] == "anomaly-evidence"

@@ -12,7 +12,8 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
-from _streaming import produce_raw, read_until, service_thread
+from _streaming import committed_offsets, end_offsets, produce_raw, read_until, service_thread, wait_until
+from prometheus_client import REGISTRY
 
 from anomaly_core.objectstore import ObjectStore
 from anomaly_core.registry import RegistryClient
@@ -33,6 +34,7 @@ from schemas.records import (
     DeadLetterStage,
     Evidence,
     FrameRef,
+    FrameStage,
     ObjectRef,
     PoseScore,
     SceneScore,
@@ -150,6 +152,15 @@ def pose_model():  # type: ignore[no-untyped-def]
     model.close()
 
 
+def _two_people() -> Any:
+    from producers.figure import render_person, room_background
+
+    bgr = room_background(640, 480)
+    render_person(bgr, (180, 300), 280, 0.0)
+    render_person(bgr, (450, 320), 320, 0.0, phase=0.5)
+    return bgr
+
+
 def test_pose_processor(harness: Harness, pose_model: Any) -> None:
     from processors.settings import ProcessorSettings
 
@@ -157,22 +168,31 @@ def test_pose_processor(harness: Harness, pose_model: Any) -> None:
     lying = harness.put(
         "lying.jpg", _jpeg(person_frame(640, 480, angle_deg=90, center=(0.5, 0.75), scale=0.6)), "image/jpeg"
     )
+    pair = harness.put("pair.jpg", _jpeg(_two_people()), "image/jpeg")
+    two = [_frame_ref(pair, "cam-3", seq) for seq in (0, 1)]
     harness.publish(
-        MEDIA_FRAMES, [_frame_ref(upright, "cam-1", 0), _frame_ref(lying, "cam-2", 0), *_bad_frames(harness)]
+        MEDIA_FRAMES, [_frame_ref(upright, "cam-1", 0), _frame_ref(lying, "cam-2", 0), *two, *_bad_frames(harness)]
     )
     out: dict[str, list[Any]] = {}
 
     def done() -> bool:
-        out["scores"] = harness.read("scores.pose.v1", PoseScore, 2)
+        out["scores"] = harness.read("scores.pose.v1", PoseScore, 4)
         out["dlq"] = harness.read(DLQ, DeadLetter, 3)
         return True
 
     harness.run("pose", pose_model, ProcessorSettings(), done)
     scores = {s.camera_id: s for s in out["scores"]}
-    assert set(scores) == {"cam-1", "cam-2"}
+    assert set(scores) == {"cam-1", "cam-2", "cam-3"}
     assert scores["cam-1"].person_present and scores["cam-1"].torso_angle_deg < 20
     assert scores["cam-2"].person_present and scores["cam-2"].torso_angle_deg > 60
-    assert len(scores["cam-1"].keypoints) == 33 and scores["cam-1"].model.name == "mediapipe-blazepose-full"
+    (one,) = scores["cam-1"].people
+    assert len(one.keypoints) == 33 and one.track_id == 1 and len(one.box) == 4
+    assert scores["cam-1"].model.name == "mediapipe-blazepose-lite"
+    # Two people, the same two track ids on both frames of the camera.
+    first, second = (s for s in out["scores"] if s.camera_id == "cam-3")
+    assert len(first.people) == 2
+    assert [p.track_id for p in second.people] == [p.track_id for p in first.people]
+    assert sorted(p.track_id for p in first.people) == [1, 2]
     assert scores["cam-1"].source.topic == harness.topic(MEDIA_FRAMES) and scores["cam-1"].latency_ms > 0
     _check_dead_letters(out["dlq"], "processor-pose")
 
@@ -198,6 +218,42 @@ def test_scene_processor_batches_across_cameras(harness: Harness, tiny_settings:
         assert 0.0 <= s.anomaly_probability <= 1.0 and s.top_label in model.prompt_set.names
         assert s.model.name == "tiny/clip" and s.model.version == model.info.version
     _check_dead_letters(out["dlq"], "processor-scene")
+
+
+def test_scene_processor_skips_pose_only_frames_without_fetching(harness: Harness, tiny_settings: Any) -> None:
+    """A FrameRef the motion gate published for pose only is committed unscored and never fetched: it points at
+    an object that does not exist, which a fetch would dead-letter (as it does for the frame for every stage)."""
+    import dataclasses
+
+    model = get("scene").load_model(tiny_settings)
+    scene_frame = harness.put("scene.jpg", _jpeg(person_frame(320, 240)), "image/jpeg")
+    missing = ObjectRef(harness.bucket, "never-stored.jpg", "11" * 32, 999, "image/jpeg")
+    pose_only = [
+        dataclasses.replace(_frame_ref(missing, "cam-g", seq, 320, 240), stages=[FrameStage.POSE], motion=0.2)
+        for seq in range(3)
+    ]
+    for_scene = dataclasses.replace(_frame_ref(scene_frame, "cam-g", 3, 320, 240), motion=0.2)
+    gone_for_scene = _frame_ref(missing, "cam-g", 4, 320, 240)  # stages default: every stage (an old record)
+    harness.publish(MEDIA_FRAMES, [*pose_only, for_scene, gone_for_scene])
+    topic = harness.topic(MEDIA_FRAMES)
+    group = f"{harness.kafka.topic_prefix}processor-scene"
+    skipped_before = REGISTRY.get_sample_value("anomaly_processor_skipped_total", {"modality": "scene"}) or 0.0
+    out: dict[str, list[Any]] = {}
+
+    def done() -> bool:
+        out["scores"] = harness.read("scores.scene.v1", SceneScore, 1)
+        out["dlq"] = harness.read(DLQ, DeadLetter, 1)
+        ends = end_offsets(harness.kafka, topic)
+        wait_until(lambda: committed_offsets(harness.kafka, group, topic) == ends, timeout_s=60, what="commits")
+        return True
+
+    harness.run("scene", model, tiny_settings, done)
+    assert {s.source.event_id for s in out["scores"]} == {for_scene.event_id}
+    letters = [harness.serde.decode(topic, dl.value, FrameRef) for dl in out["dlq"]]
+    assert {ref.event_id for ref in letters} == {gone_for_scene.event_id}  # only the frame that was fetched
+    assert {dl.stage for dl in out["dlq"]} == {DeadLetterStage.FETCH}
+    skipped = REGISTRY.get_sample_value("anomaly_processor_skipped_total", {"modality": "scene"}) or 0.0
+    assert skipped - skipped_before == len(pose_only)
 
 
 def _candidate(frame: ObjectRef | None, state: AnomalyState = AnomalyState.CANDIDATE) -> AnomalyEvent:

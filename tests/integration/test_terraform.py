@@ -32,6 +32,9 @@ RETENTION_DEFAULTS = {
     "evidence_retention_days": "EVIDENCE_RETENTION_DAYS",
     "anomaly_frame_limit": "ANOMALY_FRAME_LIMIT",
     "kafka_partitions": "KAFKA_TOPIC_PARTITIONS",
+    "pose_frame_rate": "POSE_FRAME_RATE",
+    "pose_hold_seconds": "POSE_HOLD_SECONDS",
+    "scene_max_interval_seconds": "SCENE_MAX_INTERVAL_SECONDS",
 }
 
 TF = shutil.which("terraform") or "terraform"
@@ -86,18 +89,18 @@ def workdir(tmp_path_factory: pytest.TempPathFactory, tf_env: dict[str, str]) ->
     return copy
 
 
-def hcl_default(variables_tf: str, name: str) -> int:
+def hcl_default(variables_tf: str, name: str) -> float:
     block = re.search(rf'variable "{name}" \{{(.*?)\n\}}', variables_tf, re.S)
     assert block, f"variable {name} is not declared"
-    default = re.search(r"^\s*default\s*=\s*(\d+)\s*$", block.group(1), re.M)
+    default = re.search(r"^\s*default\s*=\s*(\d+(?:\.\d+)?)\s*$", block.group(1), re.M)
     assert default, f"variable {name} has no numeric default"
-    return int(default.group(1))
+    return float(default.group(1))
 
 
-def settings_default(settings_py: str, env_name: str) -> int:
-    match = re.search(rf'Field\((\d+), alias="{env_name}"', settings_py)
+def settings_default(settings_py: str, env_name: str) -> float:
+    match = re.search(rf'Field\((\d+(?:\.\d+)?), alias="{env_name}"', settings_py)
     assert match, f"{env_name} has no numeric default in {SETTINGS}"
-    return int(match.group(1))
+    return float(match.group(1))
 
 
 def test_fmt_parses_and_is_canonical(tf_env: dict[str, str]) -> None:

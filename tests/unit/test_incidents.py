@@ -89,9 +89,9 @@ def test_hysteresis_keeps_an_incident_open_on_weaker_evidence():
     res = feed(state, fire_frames(T0, 4))
     (opened,) = res.published
     # 0.72 is below the alert threshold (0.8) but holds an open incident (calibrated 0.45 >= 0.4).
-    res = feed(res.state, fire_frames(T0 + 2000, 8, 0.72), offset0=100)
+    res = feed(res.state, fire_frames(T0 + 2000, 16, 0.72), offset0=100)
     assert res.state.incidents.active is not None
-    assert res.state.incidents.active.end_ms == T0 + 2000 + 7 * 500
+    assert res.state.incidents.active.end_ms == T0 + 2000 + 15 * 500
     assert res.state.incidents.active.anomaly_id == opened.anomaly_id
 
 
@@ -108,7 +108,8 @@ def test_quiet_period_closes_and_cooldown_suppresses_a_repeat():
     res = feed(res.state, fire_frames(quiet_until + 500, 2), offset0=20)
     assert res.suppressed and res.state.incidents.active is None
     # Later: a new incident, a new id.
-    res = feed(res.state, fire_frames(first.end_ms + RULES.incidents.cooldown_ms + 1000, 3), offset0=30)
+    later = max(first.end_ms + RULES.incidents.cooldown_ms, quiet_until + 500 + RULES.windows.size_ms) + 1000
+    res = feed(res.state, fire_frames(later, 3), offset0=30)
     assert res.state.incidents.active is not None
     assert res.state.incidents.active.anomaly_id != first.anomaly_id
 

@@ -78,10 +78,25 @@ def test_blazepose_on_the_synthetic_person(blazepose, angle, center, low, high) 
     from producers.figure import person_frame
 
     bgr = person_frame(640, 480, angle_deg=angle, center=center, scale=0.8 if angle == 0 else 0.6)
-    f = score(blazepose, bgr[:, :, ::-1])
+    (f,) = score(blazepose, bgr[:, :, ::-1])
     assert f.person_present
     assert f.torso_angle_deg is not None and low <= f.torso_angle_deg <= high
     assert f.mean_visibility > 0.5
+
+
+@pytest.mark.slow
+def test_every_person_in_the_frame_largest_first(blazepose) -> None:  # type: ignore[no-untyped-def]
+    from processors.pose import score
+    from producers.figure import render_person, room_background
+
+    bgr = room_background(640, 480)
+    render_person(bgr, (180, 300), 280, 0.0)  # smaller, left
+    render_person(bgr, (450, 320), 320, 0.0, phase=0.5)  # larger, right
+    people = score(blazepose, bgr[:, :, ::-1])
+    assert len(people) == 2
+    assert people[0].area > people[1].area
+    assert people[0].box is not None and people[0].box[0] > 0.5  # the larger one is on the right
+    assert all(p.torso_angle_deg is not None and p.torso_angle_deg < 20 for p in people)
 
 
 @pytest.mark.slow
@@ -89,5 +104,4 @@ def test_blazepose_on_an_empty_room(blazepose) -> None:  # type: ignore[no-untyp
     from processors.pose import score
     from producers.figure import add_sensor_noise, room_background
 
-    f = score(blazepose, add_sensor_noise(room_background(640, 480), seed=1)[:, :, ::-1])
-    assert not f.person_present
+    assert score(blazepose, add_sensor_noise(room_background(640, 480), seed=1)[:, :, ::-1]) == []

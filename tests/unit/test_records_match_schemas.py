@@ -104,3 +104,12 @@ def test_round_trip_through_fastavro(name: str) -> None:
         buf.seek(0)
         back = from_avro(cls, fastavro.schemaless_reader(buf, parsed_schema(name)))
         assert back == record, f"{name} variant {variant}"
+
+
+def test_frame_ref_dict_without_stages_takes_the_record_defaults() -> None:
+    """A dict from a writer older than the motion gate lacks ``stages``/``motion``: the frame is for every stage."""
+    datum = to_avro(sample_record(records.FrameRef))
+    del datum["stages"], datum["motion"]
+    ref = from_avro(records.FrameRef, datum)
+    assert ref.stages == [records.FrameStage.POSE, records.FrameStage.SCENE]
+    assert ref.motion == 0.0

@@ -8,6 +8,7 @@ is tested on deliberately incompatible edits.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -134,3 +135,52 @@ def test_history_lookup_finds_the_first_commit(tmp_path: Path) -> None:
     versions = committed_versions("FrameRef")
     assert versions, "FrameRef.avsc has at least one committed version"
     assert all(v["name"] == "FrameRef" for _, v in versions)
+
+
+# --- FrameRef before the motion gate -------------------------------------------------------------------------------
+
+
+def test_frame_ref_written_before_stages_reads_as_for_every_stage() -> None:
+    """A FrameRef written without ``stages``/``motion`` (before the producer's motion gate) is for every stage."""
+    import io
+
+    import fastavro
+
+    from schemas.convert import from_avro
+    from schemas.records import FrameRef, FrameStage
+    from schemas.samples import sample_datum
+
+    old = _frame_ref()
+    old["fields"] = [f for f in old["fields"] if f["name"] not in ("stages", "motion")]
+    assert backward_problems(old, schema_json("FrameRef")) == []
+    datum = sample_datum(old)
+    buf = io.BytesIO()
+    fastavro.schemaless_writer(buf, fastavro.parse_schema(old), datum)
+    buf.seek(0)
+    read = fastavro.schemaless_reader(buf, fastavro.parse_schema(old), fastavro.parse_schema(_frame_ref()))
+    ref = from_avro(FrameRef, read)
+    assert ref.stages == [FrameStage.POSE, FrameStage.SCENE]
+    assert ref.is_for(FrameStage.POSE) and ref.is_for(FrameStage.SCENE)
+    assert ref.motion == 0.0
+    assert ref.event_id == str(datum["event_id"]) and ref.seq == datum["seq"]
+
+
+def test_frame_ref_stages_round_trip() -> None:
+    import io
+
+    import fastavro
+
+    from schemas.catalog import parsed_schema
+    from schemas.convert import from_avro, to_avro
+    from schemas.records import FrameRef, FrameStage
+    from schemas.samples import sample_record
+
+    base = sample_record(FrameRef)
+    for stages in ([FrameStage.POSE], [FrameStage.POSE, FrameStage.SCENE], []):
+        ref = dataclasses.replace(base, stages=stages, motion=0.25)
+        buf = io.BytesIO()
+        fastavro.schemaless_writer(buf, parsed_schema("FrameRef"), to_avro(ref))
+        buf.seek(0)
+        back = from_avro(FrameRef, fastavro.schemaless_reader(buf, parsed_schema("FrameRef")))
+        assert back == ref
+        assert back.is_for(FrameStage.SCENE) is (FrameStage.SCENE in stages)
