@@ -48,7 +48,12 @@ def _print(report: SpeechEval) -> None:
     table = Table("intent", "sentences", "detected", "right intent", "recall", "false alarms (benign)")
     for row in report.intents:
         table.add_row(
-            row.intent, str(row.utterances), str(row.detected), str(row.named), f"{row.recall:.0%}", str(row.false_alarms)
+            row.intent,
+            str(row.utterances),
+            str(row.detected),
+            str(row.named),
+            f"{row.recall:.0%}",
+            str(row.false_alarms),
         )
     table.add_row("all distress", str(report.distress), str(report.detected), "", f"{report.recall:.0%}", "")
     table.add_row("benign", str(report.benign), "", "", "", f"{report.false_alarms} ({report.false_alarm_rate:.0%})")

@@ -9,7 +9,8 @@ Rules (from the original deployment, plus temporal pose rules):
   (an emergency phrase of the lexicon lowers the bar; scores written before intents keep the phrase-alone rule);
 * a high scene anomaly probability on several frames raises an alert by itself;
 * a pose cue (lying, a drop, fast limbs) plus a moderate scene probability raises an alert (agreement);
-* an audio cue (speech nearer an emergency than harmless speech, sudden loud sound) lowers the scene thresholds; missing audio changes nothing;
+* an audio cue (speech nearer an emergency than harmless speech, sudden loud sound) lowers the scene thresholds;
+  missing audio changes nothing;
 * per tracked person (``features``): fall = upright, then lying lower within a moment (or across a detector
   dropout, found near where she was lost) and lying persists; person down = lying that persists;
   violence = fast wrist/knee motion relative to the hips of a person next to someone else.

@@ -36,6 +36,7 @@ def load_pose(settings: ProcessorSettings) -> PoseLandmarker:
         ModelInfo(name=entry.model_id, version=weights_version(entry.weights)),
         entry.path,
         max_people=settings.pose_max_people,
+        max_side=settings.pose_max_side,
         min_confidence=settings.pose_min_confidence,
     )
 
@@ -80,7 +81,12 @@ def load_audio(settings: ProcessorSettings, lexicon_file: Path | None = None) ->
     intent_set = load_intents(settings.intents_file)
     # The lexicon, the intent examples and their encoder change what is found, so they are part of the version.
     version = "+".join(
-        (weights_version(entry.weights), lexicon.version, intent_set.version, f"minilm-{weights_version(encoder.weights)[:8]}")
+        (
+            weights_version(entry.weights),
+            lexicon.version,
+            intent_set.version,
+            f"minilm-{weights_version(encoder.weights)[:8]}",
+        )
     )
     info = ModelInfo(name=entry.model_id, version=version)
     intents = IntentIndex(intent_set, MiniLmEmbedder(encoder.path, settings.torch_num_threads))

@@ -111,7 +111,7 @@ def _intent_entry(settings: ProcessorSettings) -> ModelEntry:
     present = is_pulled(INTENT_WHEEL, local) and (local / "model.safetensors").is_file()
     return ModelEntry(
         name="intent",
-        model_id=INTENT_MODEL_ID.split("/")[-1],
+        model_id=INTENT_MODEL_ID.rsplit("/", maxsplit=1)[-1],
         repo_id=None,
         path=local if present else None,
         source="cache" if present else "missing",

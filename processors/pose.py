@@ -96,13 +96,29 @@ def people_features(people: Sequence[Sequence[Keypoint]], width: int, height: in
     return sorted(found, key=lambda f: -f.area)
 
 
+def fit_within(rgb: np.ndarray, max_side: int) -> np.ndarray:
+    """The frame scaled down so its longer side is at most ``max_side`` (the models read 224 and 256 px crops;
+    larger frames only cost conversion time). Landmarks are normalised, so nothing downstream changes."""
+    height, width = rgb.shape[:2]
+    longer = max(height, width)
+    if longer <= max_side:
+        return rgb
+    import cv2
+
+    scale = max_side / longer
+    return cv2.resize(rgb, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+
+
 class PoseLandmarker:
     """MediaPipe Tasks pose landmarker over a ``.task`` bundle: up to ``max_people`` people per frame."""
 
-    def __init__(self, info: ModelInfo, task_file: Path, max_people: int = 6, min_confidence: float = 0.5) -> None:
+    def __init__(
+        self, info: ModelInfo, task_file: Path, max_people: int = 6, min_confidence: float = 0.5, max_side: int = 640
+    ) -> None:
         from mediapipe.tasks.python import BaseOptions, vision
 
         self.info = info
+        self.max_side = max_side
         options = vision.PoseLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(task_file)),
             running_mode=vision.RunningMode.IMAGE,
@@ -116,6 +132,7 @@ class PoseLandmarker:
         """The 33 landmarks of every person found in an RGB frame (possibly none)."""
         import mediapipe as mp
 
+        rgb = fit_within(rgb, self.max_side)
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
         result = self._impl.detect(image)
         return [

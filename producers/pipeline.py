@@ -1,9 +1,10 @@
 """One camera: capture -> bounded queue -> encode + store (durable) -> publish the reference, in order.
 
-Threads: a capture thread decodes and samples the source and puts jobs on a ``JobQueue`` (blocking for files,
-dropping the oldest frame for live sources); the calling thread hands jobs to a small pool that encodes (JPEG /
-WAV) and stores them, and publishes each reference in capture order once its object is stored. A reference is
-never published before ``ObjectStore.put`` has returned, i.e. before the store acknowledged the object.
+Threads: a capture thread decodes the source, decides each frame's stages (the motion gate, ``producers.motion``)
+and puts jobs on a ``JobQueue`` (blocking for files, dropping the oldest frame for live sources); the calling
+thread hands jobs to a small pool that encodes (JPEG / WAV) and stores them, and publishes each reference in
+capture order once its object is stored. A reference is never published before ``ObjectStore.put`` has
+returned, i.e. before the store acknowledged the object.
 
 Store outages are retried with backoff for up to ``store_timeout_s``; the capture queue holds (files wait,
 live sources drop counted frames) meanwhile. Kafka outages are handled by ``RefPublisher``.

@@ -170,7 +170,11 @@ def _obs(analysis: AudioAnalysis, t_ms: int, duration_ms: int) -> AudioObs:
     ref = ObjectRef("eval", f"chunk-{t_ms}", "0" * 64, 0, "audio/wav")
     source = LineageEntry("eval", "audio", "eval", 0, t_ms, ModelInfo("eval", "eval"))
     m = analysis.intent
-    intent = None if m is None else IntentHit(m.intent, m.category, m.score, m.margin, m.example, m.benign_example, m.segment)
+    intent = (
+        None
+        if m is None
+        else IntentHit(m.intent, m.category, m.score, m.margin, m.example, m.benign_example, m.segment)
+    )
     return AudioObs(
         t_ms=t_ms,
         duration_ms=duration_ms,
@@ -229,25 +233,33 @@ def evaluate(
         results.append(result)
         if progress is not None:
             progress(result)
-    return _summarise(version, model.info.name, chunk_seconds, results, speech_s, cpu, time.perf_counter() - wall)
+    wall = time.perf_counter() - wall
+    return _summarise(version, model.info.name, chunk_seconds, results, speech_s=speech_s, cpu=cpu, wall=wall)
 
 
 def _summarise(
-    version: str, model: str, chunk_s: float, results: list[UtteranceResult], speech_s: float, cpu: float, wall: float
+    version: str,
+    model: str,
+    chunk_s: float,
+    results: list[UtteranceResult],
+    *,
+    speech_s: float,
+    cpu: float,
+    wall: float,
 ) -> SpeechEval:
     distress = [r for r in results if r.expected is not None]
     benign = [r for r in results if r.expected is None]
     rows = []
     for name in dict.fromkeys(r.expected for r in distress if r.expected is not None):
         mine = [r for r in distress if r.expected == name]
-        detected = [r for r in mine if r.alert]
+        found = [r for r in mine if r.alert]
         rows.append(
             IntentRow(
                 intent=name,
                 utterances=len(mine),
-                detected=len(detected),
-                named=sum(1 for r in detected if r.intent == name),
-                recall=round(len(detected) / len(mine), 3),
+                detected=len(found),
+                named=sum(1 for r in found if r.intent == name),
+                recall=round(len(found) / len(mine), 3),
                 false_alarms=sum(1 for r in benign if r.alert and r.intent == name),
             )
         )

@@ -11,7 +11,7 @@ from processors.handling import Pipeline, ScoreMeta, Subject, batch_handler
 from processors.media import decode_image
 from processors.registry import HandlerContext, Modality
 from processors.tracking import Tracker, TrackingRules
-from schemas.records import FrameRef, PersonPose, PoseScore
+from schemas.records import FrameRef, FrameStage, PersonPose, PoseScore
 
 
 def frame_subject(ref: FrameRef) -> Subject:
@@ -59,6 +59,7 @@ def make_handler(model: pose.PoseLandmarker, ctx: HandlerContext) -> BatchHandle
         decode=lambda data: decode_image(data, max_pixels=settings.max_image_pixels),
         score_batch=lambda frames: [pose.score(model, rgb) for rgb in frames],
         build=lambda subject, people, meta: build_score(subject, people, meta, tracker),
+        wants=lambda ref: ref.is_for(FrameStage.POSE),
         max_bytes=settings.max_frame_bytes,
     )
     return batch_handler(pipeline, ctx.store)

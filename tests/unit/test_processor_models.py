@@ -48,7 +48,9 @@ def test_missing_model_names_the_pull_command(tmp_path: Path) -> None:
 
 def test_bundled_models_are_found_offline(tmp_path: Path) -> None:
     settings = ProcessorSettings(model_cache_dir=tmp_path)
-    assert entry(settings, "pose").source == "bundled"
+    assert entry(settings, "pose").source == "missing"  # built into the cache by `anomaly models pull pose`
+    with pytest.raises(ModelMissingError, match="anomaly models pull pose"):
+        require(settings, "pose")
     whisper = entry(settings, "whisper")
     assert whisper.source == "bundled" and whisper.model_id == "faster-whisper-tiny.en"
 

@@ -184,3 +184,38 @@ def test_frame_ref_stages_round_trip() -> None:
         back = from_avro(FrameRef, fastavro.schemaless_reader(buf, parsed_schema("FrameRef")))
         assert back == ref
         assert back.is_for(FrameStage.SCENE) is (FrameStage.SCENE in stages)
+
+
+def test_audio_score_written_before_intents_reads_with_no_intent() -> None:
+    import fastavro
+
+    if not _has_history():
+        pytest.skip("no git history")
+    before = [s for _, s in committed_versions("AudioScore") if "intent" not in {f["name"] for f in s["fields"]}]
+    old = before[0] if before else None
+    if old is None:
+        pytest.skip("every committed AudioScore has intents")
+    import io
+
+    current = schema_json("AudioScore")
+    assert backward_problems(old, current) == []
+    buf = io.BytesIO()
+    fastavro.schemaless_writer(buf, fastavro.parse_schema(copy.deepcopy(old)), _example(old))
+    buf.seek(0)
+    read = fastavro.schemaless_reader(
+        buf, fastavro.parse_schema(copy.deepcopy(old)), fastavro.parse_schema(copy.deepcopy(current))
+    )
+    assert isinstance(read, dict) and read["intent"] is None and read["transcript"] == ""
+
+
+def _example(schema: dict[str, Any]) -> dict[str, Any]:
+    """A minimal valid AudioScore value of an old schema (nested refs filled in)."""
+    ref = {"bucket": "b", "key": "k", "sha256": "0" * 64, "size_bytes": 1, "content_type": "audio/wav"}
+    return {
+        "event_id": "00000000-0000-0000-0000-000000000001", "camera_id": "c",
+        "source": {"event_id": "00000000-0000-0000-0000-000000000002", "topic": "t", "partition": 0, "offset": 0},
+        "event_time": 0, "model": {"name": "m", "version": "v"}, "processed_at": 0, "latency_ms": 1.0,
+        "audio": ref, "duration_ms": 2000, "transcript": "", "language": None, "language_probability": 0.0,
+        "matched_phrases": [], "loudness_dbfs": -40.0, "peak_dbfs": -30.0, "sudden_loudness": False,
+        "speech_ratio": 0.0, "vad_skipped": True,
+    }  # fmt: skip
