@@ -101,7 +101,9 @@ def pingpong(t: float, fps: float, count: int) -> int:
     return k if k < count else period - k
 
 
-def place_matrix(feet_src: tuple[float, float], feet_dst: tuple[float, float], scale: float, angle: float) -> np.ndarray:
+def place_matrix(
+    feet_src: tuple[float, float], feet_dst: tuple[float, float], scale: float, angle: float
+) -> np.ndarray:
     """Affine map: scale about the source feet, rotate by ``angle`` (degrees, clockwise on screen), move the feet
     to ``feet_dst``."""
     rad = math.radians(angle)
@@ -184,9 +186,9 @@ class Background:
                     continue
                 if t >= start_s + seconds:
                     break
-                bgr = frame.to_ndarray(format="bgr24")
+                bgr: np.ndarray = frame.to_ndarray(format="bgr24")
                 if (bgr.shape[1], bgr.shape[0]) != size:
-                    bgr = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
+                    bgr = np.asarray(cv2.resize(bgr, size, interpolation=cv2.INTER_AREA))
                 self.frames.append(bgr)
 
     def at(self, t: float, *, bounce: bool) -> np.ndarray:
@@ -224,7 +226,9 @@ def _paste(canvas: np.ndarray, rgba: np.ndarray, matrix: np.ndarray) -> None:
     canvas[:] = (canvas * (1.0 - alpha) + person * alpha).astype(np.uint8)
 
 
-def render(recipe: Recipe, background: Background, cutout: Cutout | None, size: tuple[int, int]) -> Iterator[np.ndarray]:
+def render(
+    recipe: Recipe, background: Background, cutout: Cutout | None, size: tuple[int, int]
+) -> Iterator[np.ndarray]:
     width, height = size
     rng = np.random.default_rng(recipe.seed)
     bounce = recipe.background == "sports2d"
@@ -278,7 +282,9 @@ def inputs_key(footage: dict[str, Path], task_file: Path) -> dict[str, object]:
     }
 
 
-def build_set(out_dir: Path, task_file: Path, progress: Progress = lambda _: None, *, force: bool = False) -> dict[str, Path]:
+def build_set(
+    out_dir: Path, task_file: Path, progress: Progress = lambda _: None, *, force: bool = False
+) -> dict[str, Path]:
     """Clip name -> file: the untouched registry clips and the composites (reused when their inputs did not
     change). Fetches the footage first when it is not cached."""
     from producers.samples import write_clip

@@ -112,9 +112,7 @@ def fetch_all(cache: Path | None = None, progress: Callable[[str], None] = lambd
 
 def _run(command: list[str], cwd: Path, what: str) -> None:
     try:
-        done = subprocess.run(
-            command, cwd=cwd, capture_output=True, text=True, timeout=DOWNLOAD_TIMEOUT_S, check=False
-        )
+        done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=DOWNLOAD_TIMEOUT_S, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise FootageError(f"could not {what}: {exc}") from exc
     if done.returncode != 0:

@@ -5,7 +5,8 @@ got (1 fps when nothing moves, up to the motion gate's rate otherwise), because 
 speeds: a fall is an upright person who is found lying lower within ``fall_max_delay_ms``, or, when the
 detector lost her meanwhile, within ``fall_dropout_ms`` and near where she was lost (also under another track
 id: a re-found person may get a new one). Limb speeds (violence) are only measured between sightings close in
-time, and only count for a person close to someone else: one person moving fast alone is not violence.
+time, of an upright person (a falling body swings its limbs), and only count for a person close to someone else:
+one person moving fast alone is not violence.
 """
 
 from __future__ import annotations
@@ -155,7 +156,10 @@ def falls(poses: tuple[PoseObs, ...], rules: PoseRules) -> list[Fall]:
             for (i, upright), between in candidates:
                 after = poses[run.first].t_ms - poses[i].t_ms
                 drop = _drop(upright, lying)
-                if drop is None or drop <= 0 or not _near(upright, lying, rules):
+                # Seen all along under one id, she is the same person wherever she landed (a head-first fall moves
+                # the torso far); across a dropout or an id change, only a person found near where she was lost.
+                crossed = between == 0 and (after > rules.fall_max_delay_ms or upright.track != track)
+                if drop is None or drop <= 0 or (crossed and not _near(upright, lying, rules)):
                     continue
                 if after > (rules.fall_dropout_ms if between == 0 else rules.fall_max_delay_ms):
                     continue
@@ -190,6 +194,8 @@ def limb_speeds(poses: tuple[PoseObs, ...], rules: PoseRules) -> list[tuple[floa
             dt = poses[ib].t_ms - poses[ia].t_ms
             if dt <= 0 or dt > rules.violence_max_gap_ms or not _has_company(poses[ib], b, rules):
                 continue
+            if not (is_upright(a, rules) and is_upright(b, rules)):
+                continue  # a body toppling (a fall next to someone) swings its limbs: that is not a blow
             speeds.append((_limb_speed(a, b) * 1000.0 / dt, ib))
     speeds.sort(key=lambda item: (-item[0], item[1]))
     return speeds

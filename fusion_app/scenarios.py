@@ -83,7 +83,7 @@ def skeleton(hip_x: float, hip_y: float, torso_deg: float, length: float = 0.25,
 
 
 def person(
-    track: int, hip_x: float, hip_y: float, torso_deg: float, arm: float = 0.0, length: float = 0.25
+    track: int, hip_x: float, hip_y: float, torso_deg: float, *, arm: float = 0.0, length: float = 0.25
 ) -> PersonPose:
     """One person's pose record; ``length`` is the torso length in image heights (the body is ~3.2 of it)."""
     keypoints = skeleton(hip_x, hip_y, torso_deg, length=length, arm=arm)
@@ -110,7 +110,7 @@ def pose(
     others: tuple[PersonPose, ...] = (),
 ) -> PoseScore:
     """A pose record as the pose processor writes it: person 1 at the centre, plus ``others``."""
-    people = [person(1, 0.5, hip_y, torso_deg, arm), *others] if person_present else list(others)
+    people = [person(1, 0.5, hip_y, torso_deg, arm=arm), *others] if person_present else list(others)
     main = people[0] if people else None
     return PoseScore(
         event_id=_id(camera, "pose", t_ms),

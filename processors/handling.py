@@ -106,8 +106,9 @@ def score_all(score_batch: Callable[[list[X]], list[R]], inputs: Sequence[X]) ->
     return out
 
 
-def _meta(pipeline: Pipeline[Any, Any], message: Message[Any], subject: Subject, started: float) -> ScoreMeta:
-    key = f"{pipeline.modality}/{subject.event_id}/{subject.media.sha256}/{pipeline.model.version}"
+def score_meta(modality: str, model: ModelInfo, message: Message[Any], subject: Subject, started: float) -> ScoreMeta:
+    """The common fields of the score of ``subject`` read from ``message`` (its id derived as above)."""
+    key = f"{modality}/{subject.event_id}/{subject.media.sha256}/{model.version}"
     return ScoreMeta(
         event_id=str(uuid.uuid5(SCORE_NAMESPACE, key)),
         camera_id=subject.camera_id,
@@ -115,10 +116,14 @@ def _meta(pipeline: Pipeline[Any, Any], message: Message[Any], subject: Subject,
             event_id=subject.event_id, topic=message.topic, partition=message.partition, offset=message.offset
         ),
         event_time=subject.event_time,
-        model=pipeline.model,
+        model=model,
         processed_at=datetime.now(UTC),
         latency_ms=round((time.perf_counter() - started) * 1000.0, 3),
     )
+
+
+def _meta(pipeline: Pipeline[Any, Any], message: Message[Any], subject: Subject, started: float) -> ScoreMeta:
+    return score_meta(pipeline.modality, pipeline.model, message, subject, started)
 
 
 def batch_handler(pipeline: Pipeline[X, R], store: ObjectStore) -> BatchHandler:

@@ -4,6 +4,8 @@ CLIP has its own module (``processors.clip_loader``)."""
 
 from __future__ import annotations
 
+import hashlib
+
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,10 +90,21 @@ def load_audio(settings: ProcessorSettings, lexicon_file: Path | None = None) ->
             f"minilm-{weights_version(encoder.weights)[:8]}",
         )
     )
+    # The decoding settings change transcripts too.
+    if settings.whisper_prompt:
+        version += f"+prompt-{hashlib.sha256(settings.whisper_prompt.encode()).hexdigest()[:8]}"
+    if settings.whisper_beam_size != 1:
+        version += f"+beam{settings.whisper_beam_size}"
     info = ModelInfo(name=entry.model_id, version=version)
     intents = IntentIndex(intent_set, MiniLmEmbedder(encoder.path, settings.torch_num_threads))
     transcriber = WhisperTranscriber(
-        info, entry.path, settings.torch_num_threads, settings.whisper_language, settings.whisper_context_s
+        info,
+        entry.path,
+        settings.torch_num_threads,
+        settings.whisper_language,
+        settings.whisper_context_s,
+        initial_prompt=settings.whisper_prompt,
+        beam_size=settings.whisper_beam_size,
     )
     vad = VadConfig(settings.vad_energy_dbfs, settings.vad_silero, settings.vad_threshold)
     return AudioModel(transcriber=transcriber, lexicon=lexicon, vad=vad, intents=intents)

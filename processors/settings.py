@@ -38,8 +38,15 @@ class ProcessorSettings(ProcessingSettings):
     vad_energy_dbfs: float = Field(-50.0, alias="VAD_ENERGY_DBFS")
     vad_silero: bool = Field(True, alias="VAD_SILERO")
     vad_threshold: float = Field(0.5, alias="VAD_THRESHOLD", ge=0, le=1)
+    # Speech that runs past a chunk's end is carried into the next chunk (processors/audio/utterance.py) ...
+    max_utterance_s: float = Field(8.0, alias="AUDIO_MAX_UTTERANCE_SECONDS", gt=0, le=30)
+    # ... until this much non-speech follows it
+    utterance_pause_s: float = Field(0.4, alias="AUDIO_UTTERANCE_PAUSE_SECONDS", gt=0)
     whisper_language: str | None = Field(None, alias="WHISPER_LANGUAGE")
     whisper_context_s: float = Field(5.0, alias="WHISPER_CONTEXT_SECONDS", gt=0)
+    # Text Whisper reads as what was said before (vocabulary priming); empty: none. Measured in docs/detection.md.
+    whisper_prompt: str = Field("", alias="WHISPER_PROMPT")
+    whisper_beam_size: int = Field(1, alias="WHISPER_BEAM_SIZE", ge=1, le=8)
     caption_backend: Literal["torch", "torch-int8"] = Field("torch", alias="CAPTION_BACKEND")
     caption_max_tokens: int = Field(30, alias="CAPTION_MAX_TOKENS", ge=1)
     scene_max_batch: int = Field(8, alias="SCENE_MAX_BATCH", ge=1)

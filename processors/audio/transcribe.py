@@ -42,13 +42,23 @@ class Transcript:
 
 class WhisperTranscriber:
     def __init__(
-        self, info: ModelInfo, model_dir: Path, threads: int, language: str | None = None, context_s: float = 5.0
+        self,
+        info: ModelInfo,
+        model_dir: Path,
+        threads: int,
+        language: str | None = None,
+        context_s: float = 5.0,
+        *,
+        initial_prompt: str | None = None,
+        beam_size: int = 1,
     ) -> None:
         from faster_whisper import WhisperModel
 
         self.info = info
         self.language = language
         self.context_s = context_s
+        self.initial_prompt = initial_prompt or None
+        self.beam_size = beam_size
         self.model = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=threads, num_workers=1)
 
     def transcribe(self, samples16k: np.ndarray) -> Transcript:
@@ -61,7 +71,8 @@ class WhisperTranscriber:
         segments, info = self.model.transcribe(
             samples,
             language=self.language,
-            beam_size=1,
+            beam_size=self.beam_size,
+            initial_prompt=self.initial_prompt,
             temperature=list(TEMPERATURES),  # fallback while the text loops or is improbable
             compression_ratio_threshold=COMPRESSION_RATIO_MAX,
             log_prob_threshold=LOGPROB_FLOOR,
@@ -94,7 +105,10 @@ class WhisperTranscriber:
         tokenizer = Tokenizer(
             self.model.hf_tokenizer, self.model.model.is_multilingual, task="transcribe", language=language
         )
-        prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+        # An initial prompt goes before the start of transcript as "previous text", as faster-whisper does.
+        previous = tokenizer.encode(" " + self.initial_prompt.strip())[-111:] if self.initial_prompt else []
+        prompt = [*([tokenizer.sot_prev, *previous] if previous else []), *tokenizer.sot_sequence,
+                  tokenizer.no_timestamps]  # fmt: skip
         suppressed = get_suppressed_tokens(tokenizer, [-1])
         max_length = min(224, 32 + int(len(samples) / SAMPLE_RATE * 12))
 
@@ -105,7 +119,7 @@ class WhisperTranscriber:
             result = self.model.model.generate(
                 encoded,
                 [prompt],
-                beam_size=1,
+                beam_size=self.beam_size if temperature == 0 else 1,
                 max_length=max_length,
                 sampling_temperature=max(temperature, 1.0) if temperature == 0 else temperature,
                 sampling_topk=1 if temperature == 0 else 0,

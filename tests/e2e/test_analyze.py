@@ -80,10 +80,19 @@ def test_fail_on_severity_sets_exit_code_3(analysis: Analysis) -> None:
 
 def test_a_processor_that_dies_is_named_instead_of_hanging(samples: SampleSet, tmp_path: Path) -> None:
     # A corrupt pose model makes `anomaly process pose` exit as soon as it tries to load it.
+    import os
+
+    from processors.pose_assets import bundle_name
+    from processors.settings import ProcessorSettings
+
+    settings = ProcessorSettings()
     models = tmp_path / "models"
     models.mkdir()
-    (models / "pose_landmarker_heavy.task").write_bytes(b"not a model")
-    import os
+    for item in settings.model_cache_dir.resolve().iterdir():  # every other model as it is
+        (models / item.name).symlink_to(item)
+    corrupt = models / bundle_name(settings.pose_model)
+    corrupt.unlink(missing_ok=True)
+    corrupt.write_bytes(b"not a model")
 
     env = {**os.environ, "MODEL_CACHE_DIR": str(models)}
     code, output, wall = run_analyze(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from functools import partial
 
 import pytest
 from _streaming import produce_raw, read_all, service_thread
@@ -13,6 +15,7 @@ from anomaly_core.serde import AvroSerde, frame
 from anomaly_core.settings import KafkaSettings
 from schemas.records import DeadLetter, DeadLetterStage, FrameRef, PoseScore
 from schemas.samples import sample_record
+from tests.avro_poison import with_enum_index
 
 pytestmark = pytest.mark.integration
 
@@ -20,8 +23,11 @@ POISON = 1000
 GOOD = 500
 
 
-def _poison(rng: random.Random, good: bytes, pose_id: int) -> tuple[bytes | None, str]:
+def _poison(
+    rng: random.Random, encode: Callable[[FrameRef], bytes], record: FrameRef, pose_id: int
+) -> tuple[bytes | None, str]:
     """One undecodable value and the words its dead letter's reason must contain."""
+    good = encode(record)
     kind = rng.randrange(7)
     if kind == 0:
         blob = rng.randbytes(rng.randint(5, 60))
@@ -33,7 +39,7 @@ def _poison(rng: random.Random, good: bytes, pose_id: int) -> tuple[bytes | None
     if kind == 3:
         return frame(2**31 - rng.randint(1, 1000), good[5:]), "unknown schema id"
     if kind == 4:
-        return good[:-1] + bytes([2 * rng.randint(3, 60)]), "invalid enum index"
+        return with_enum_index(encode, record, bytes([2 * rng.randint(3, 60)])), "invalid enum index"
     if kind == 5:
         return rng.randbytes(rng.randint(0, 4)), "truncated header"
     return None, "no value"
@@ -46,7 +52,7 @@ def test_poison_goes_to_the_dlq_and_good_records_flow(
     topic, out, dlq = streaming_topics["in"], streaming_topics["out"], streaming_topics["dlq"]
     serde = AvroSerde(RegistryClient(kafka_settings.schema_registry_url))
     pose_id = serde.schema_id(f"{topic}.pose", PoseScore)
-    base = sample_record(FrameRef, 0)  # source_kind FILE: the value ends with its enum index byte
+    base = sample_record(FrameRef, 0)
     fields = {f: getattr(base, f) for f in FrameRef.__slots__}
     records: list[tuple[bytes | None, bytes | None]] = []
     expected_reason: dict[bytes, str] = {}  # key -> reason words
@@ -57,7 +63,8 @@ def test_poison_goes_to_the_dlq_and_good_records_flow(
             goods.append(good)
             records.append((f"cam-{i % 7}|{i}".encode(), serde.encode(topic, good)))
         else:
-            value, reason = _poison(rng, serde.encode(topic, FrameRef(**{**fields, "seq": i})), pose_id)
+            encode = partial(serde.encode, topic)
+            value, reason = _poison(rng, encode, FrameRef(**{**fields, "seq": i}), pose_id)
             key = f"cam-{i % 7}|{i}".encode()
             expected_reason[key] = reason
             records.append((key, value))

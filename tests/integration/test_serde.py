@@ -18,6 +18,7 @@ from schemas.catalog import schema_json
 from schemas.convert import to_avro
 from schemas.records import TOP_LEVEL, FrameRef, PoseScore
 from schemas.samples import sample_record, variants_needed
+from tests.avro_poison import with_enum_index
 
 pytestmark = pytest.mark.integration
 
@@ -138,7 +139,9 @@ def test_decode_errors_name_the_reason(serde: AvroSerde, unique_prefix: str) -> 
         good + b"\x00": "trailing bytes",
         frame(2**31 - 7, good[5:]): "unknown schema id",
         frame(pose_id, good[5:]): "schema mismatch",
-        good[:-1] + bytes([14]): "invalid enum index 7",
+        with_enum_index(
+            lambda r: serde.encode(topic, r), sample_record(FrameRef, 0), bytes([14])
+        ): "invalid enum index 7",
     }
     for data, reason in cases.items():
         with pytest.raises(DecodeError, match=reason):

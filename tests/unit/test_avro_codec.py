@@ -16,6 +16,7 @@ from schemas.catalog import parsed_schema, schema_json
 from schemas.convert import from_avro, to_avro
 from schemas.records import TOP_LEVEL, FrameRef, Keypoint, PoseScore, SourceKind
 from schemas.samples import sample_record, variants_needed
+from tests.avro_poison import with_enum_index
 
 
 def _fastavro_bytes(record: object) -> bytes:
@@ -76,25 +77,23 @@ def test_trailing_bytes_are_refused() -> None:
 
 @pytest.mark.parametrize("index_byte", [bytes([6]), bytes([1]), bytes([0x80, 0x01])])
 def test_invalid_enum_index(index_byte: bytes) -> None:
-    # source_kind is FrameRef's last field: its index (zigzag varint) is the last byte
     codec = _codec(FrameRef)
-    body = codec.encode(sample_record(FrameRef, 0))
-    assert body[-1:] == bytes([0])  # variant 0: FILE, index 0
+    body = with_enum_index(codec.encode, sample_record(FrameRef, 0), index_byte)
     with pytest.raises(CodecError, match="invalid enum index"):
-        codec.decode(body[:-1] + index_byte)
+        codec.decode(body)
 
 
 def _pose_without_features() -> PoseScore:
-    """No keypoints and the three optional features null: the body ends 00 | 00 00 00 | mean_visibility."""
+    """No keypoints, no people, the three optional features null: the body ends 00 | 00 00 00 | mean_visibility | 00."""
     base = _pose(0)
     fields = {f: getattr(base, f) for f in PoseScore.__slots__}
-    return PoseScore(**{**fields, "torso_angle_deg": None, "hip_height": None, "bbox_aspect": None})  # type: ignore[arg-type]
+    return PoseScore(**{**fields, "torso_angle_deg": None, "hip_height": None, "bbox_aspect": None, "people": []})  # type: ignore[arg-type]
 
 
 def test_invalid_union_index() -> None:
     codec = _codec(PoseScore)
     body = codec.encode(_pose_without_features())
-    torso_at = len(body) - 4 - 3
+    torso_at = len(body) - 1 - 4 - 3  # ... | torso, hip, bbox: 00 00 00 | mean_visibility | people: 00
     assert body[torso_at - 1 : torso_at + 3] == b"\x00" * 4
     with pytest.raises(CodecError, match="invalid union index 2"):
         codec.decode(body[:torso_at] + b"\x04" + body[torso_at + 1 :])
@@ -119,7 +118,7 @@ def test_random_bytes_never_raise_anything_but_codec_error() -> None:
 def test_huge_array_count_is_refused_without_looping() -> None:
     codec = _codec(PoseScore)
     body = codec.encode(_pose_without_features())
-    keypoints_at = len(body) - 4 - 3 - 1
+    keypoints_at = len(body) - 1 - 4 - 3 - 1
     huge = bytes([0x80, 0x80, 0x80, 0x80, 0x80, 0x20])  # 2**39 items
     with pytest.raises(CodecError, match="items in"):
         codec.decode(body[:keypoints_at] + huge + body[keypoints_at + 1 :])

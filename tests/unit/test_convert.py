@@ -58,6 +58,8 @@ def test_to_avro_flattens_nested_records_and_enums() -> None:
         "width",
         "height",
         "source_kind",
+        "stages",
+        "motion",
     ]
 
 

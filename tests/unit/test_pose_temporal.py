@@ -98,7 +98,7 @@ def test_a_dropout_longer_than_the_limit_is_not_a_fall():
 
 def small(track: int, x: float, y: float, torso: float, arm: float = 0.0) -> PersonPose:
     """A person a quarter of the image high (torso 0.08)."""
-    return person(track, x, y, torso, arm, length=0.08)
+    return person(track, x, y, torso, arm=arm, length=0.08)
 
 
 def frames(*people: tuple[PersonPose, ...], every_ms: int = 1000) -> tuple[PoseObs, ...]:
@@ -178,3 +178,18 @@ def test_a_fall_caught_mid_way_at_one_frame_a_second_counts():
     seq = poses((0, 0.45, 4), (1000, 0.65, 45), (2000, 0.85, 85), (3000, 0.85, 85))
     (fall,) = falls(seq, PR)
     assert fall.after_ms == 2000 and not fall.dropout
+
+
+def test_a_head_first_fall_seen_all_along_counts_wherever_she_lands():
+    # Seen on every frame under one id, rotating ~150 degrees about the feet: the torso centre lands far away.
+    upright = small(1, 0.5, 0.5, 3.0)
+    landed = small(1, 0.5 + 0.35, 0.75, 150.0)
+    (fall,) = falls(frames((upright,), (upright,), (landed,), (landed,)), PR)
+    assert not fall.dropout
+
+
+def test_a_fall_next_to_someone_is_not_violence():
+    walker = small(2, 0.4, 0.5, 3.0)
+    toppling = [small(1, 0.5, 0.5 + 0.05 * i, 40.0 * i, arm=0.3 * i) for i in range(4)]
+    speeds = limb_speeds(frames(*[(p, walker) for p in toppling], every_ms=200), PR)
+    assert all(speed == 0.0 for speed, _ in speeds)  # only the walker's pairs, standing still
