@@ -28,16 +28,24 @@ class ServicePlan:
     inputs: tuple[str, ...]
     upstream: tuple[str, ...]
     unit: str
-    #: Entry of the model catalog (``anomaly models list``) it needs; None when it needs no weights.
-    model: str | None = None
+    #: Entries of the model catalog (``anomaly models list``) it needs; empty when it needs no weights.
+    models: tuple[str, ...] = ()
 
 
 #: Processors in pipeline order; group ids are the ones each ``anomaly process X`` joins.
 PROCESSORS: tuple[ServicePlan, ...] = (
-    ServicePlan("pose", ("process", "pose"), "processor-pose", (topics.MEDIA_FRAMES,), (PRODUCE,), "frames", "pose"),
-    ServicePlan("scene", ("process", "scene"), "processor-scene", (topics.MEDIA_FRAMES,), (PRODUCE,), "frames", "clip"),
+    ServicePlan("pose", ("process", "pose"), "processor-pose", (topics.MEDIA_FRAMES,), (PRODUCE,), "frames", ("pose",)),
     ServicePlan(
-        "audio", ("process", "audio"), "processor-audio", (topics.MEDIA_AUDIO,), (PRODUCE,), "audio chunks", "whisper"
+        "scene", ("process", "scene"), "processor-scene", (topics.MEDIA_FRAMES,), (PRODUCE,), "frames", ("clip",)
+    ),
+    ServicePlan(
+        "audio",
+        ("process", "audio"),
+        "processor-audio",
+        (topics.MEDIA_AUDIO,),
+        (PRODUCE,),
+        "audio chunks",
+        ("whisper", "intent"),
     ),
 )
 CAPTION = ServicePlan(
@@ -47,7 +55,7 @@ CAPTION = ServicePlan(
     (topics.ANOMALY_CANDIDATES,),
     ("fusion",),
     "candidates",
-    "blip",
+    ("blip",),
 )
 FUSION_INPUTS = (topics.SCORES_POSE, topics.SCORES_SCENE, topics.SCORES_AUDIO, topics.SCORES_CAPTION)
 PROJECTION = ServicePlan(
@@ -73,17 +81,17 @@ class RunPlan:
 
 def plan_run(available_models: Collection[str], *, with_api: bool = False, fusion_group: str = "fusion") -> RunPlan:
     """Services for a run given the models present on this machine (names of the model catalog)."""
-    chosen = [p for p in PROCESSORS if p.model is None or p.model in available_models]
+    chosen = [p for p in PROCESSORS if set(p.models) <= set(available_models)]
     skipped = [
-        f"{p.name}: {p.model} weights are not on this machine (`anomaly models pull {p.model}`)"
+        f"{p.name}: {' and '.join(missing)} weights are not on this machine (`anomaly models pull {' '.join(missing)}`)"
         for p in (*PROCESSORS, CAPTION)
-        if p.model is not None and p.model not in available_models
+        if (missing := [m for m in p.models if m not in available_models])
     ]
     fusion = ServicePlan(
         "fusion", ("fusion", "worker"), fusion_group, FUSION_INPUTS, tuple(p.name for p in chosen), "score events"
     )
     services = [*chosen, fusion]
-    if CAPTION.model in available_models:
+    if set(CAPTION.models) <= set(available_models):
         services.append(CAPTION)
     upstream = ("fusion", "caption") if CAPTION in services else ("fusion",)
     services.append(replace(PROJECTION, upstream=upstream))

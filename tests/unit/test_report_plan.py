@@ -8,7 +8,7 @@ from reports.plan import plan_run, producer_args
 
 
 def test_only_processors_with_models_run_and_the_rest_say_how_to_get_them() -> None:
-    plan = plan_run({"pose", "whisper"})
+    plan = plan_run({"pose", "whisper", "intent"})
     assert [s.name for s in plan.services] == ["pose", "audio", "fusion", "projection"]
     assert plan.service("fusion").upstream == ("pose", "audio")
     assert plan.service("projection").upstream == ("fusion",)
@@ -21,12 +21,18 @@ def test_only_processors_with_models_run_and_the_rest_say_how_to_get_them() -> N
 
 
 def test_every_model_present_adds_scene_caption_and_the_api_when_asked() -> None:
-    plan = plan_run({"pose", "clip", "blip", "whisper"}, with_api=True)
+    plan = plan_run({"pose", "clip", "blip", "whisper", "intent"}, with_api=True)
     assert [s.name for s in plan.services] == ["pose", "scene", "audio", "fusion", "caption", "projection", "api"]
     assert plan.service("projection").upstream == ("fusion", "caption")
     assert plan.skipped == []
     # The API serves requests; it has no input topic to catch up on, so it is not a stage.
     assert "api" not in [s.name for s in plan.stages()]
+
+
+def test_audio_needs_both_its_models() -> None:
+    plan = plan_run({"pose", "whisper"})
+    assert "audio" not in [s.name for s in plan.services]
+    assert "audio: intent weights are not on this machine (`anomaly models pull intent`)" in plan.skipped
 
 
 def test_producer_arguments() -> None:
