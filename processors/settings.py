@@ -9,6 +9,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from anomaly_core.settings import ProcessingSettings
+from processors.audio.transcribe import DISTRESS_PROMPT
 
 _HERE = Path(__file__).parent
 
@@ -44,8 +45,8 @@ class ProcessorSettings(ProcessingSettings):
     utterance_pause_s: float = Field(0.4, alias="AUDIO_UTTERANCE_PAUSE_SECONDS", gt=0)
     whisper_language: str | None = Field(None, alias="WHISPER_LANGUAGE")
     whisper_context_s: float = Field(5.0, alias="WHISPER_CONTEXT_SECONDS", gt=0)
-    # Text Whisper reads as what was said before (vocabulary priming); empty: none. Measured in docs/detection.md.
-    whisper_prompt: str = Field("", alias="WHISPER_PROMPT")
+    # Text Whisper reads as what was said before (vocabulary priming); "" turns it off. Measured in docs/detection.md.
+    whisper_prompt: str = Field(DISTRESS_PROMPT, alias="WHISPER_PROMPT")
     whisper_beam_size: int = Field(1, alias="WHISPER_BEAM_SIZE", ge=1, le=8)
     caption_backend: Literal["torch", "torch-int8"] = Field("torch", alias="CAPTION_BACKEND")
     caption_max_tokens: int = Field(30, alias="CAPTION_MAX_TOKENS", ge=1)

@@ -21,7 +21,7 @@ from schemas.records import IntentMatch
 
 _CLAUSE = re.compile(r"[.!?;,:]+\s*|\s+-+\s+")
 MAX_SEGMENTS = 12
-MIN_CLAUSE_WORDS = 2
+MIN_CLAUSE_WORDS = 3
 MAX_SEGMENT_CHARS = 300
 
 
