@@ -9,7 +9,8 @@ Rules (from the original deployment, plus temporal pose rules):
   (an emergency phrase of the lexicon lowers the bar; scores written before intents keep the phrase-alone rule);
 * a high scene anomaly probability on several frames raises an alert by itself;
 * a pose cue (lying, a drop, fast limbs) plus a moderate scene probability raises an alert (agreement);
-* an audio cue (speech nearer an emergency than harmless speech, sudden loud sound) lowers the scene thresholds;
+* an audio cue (speech nearer an emergency than harmless speech, sudden loud sound, a scream or shout without
+  words) lowers the scene thresholds, and never alerts alone;
   missing audio changes nothing;
 * per tracked person (``features``): fall = upright, then lying lower within a moment (or across a detector
   dropout, found near where she was lost) and lying persists; person down = lying that persists;
@@ -112,6 +113,9 @@ def fuse(window: Window, rules: Rules) -> Decision:
         if cue.sudden_loudness and AnomalyKind.LOUD_NOISE not in kinds:
             kinds.append(AnomalyKind.LOUD_NOISE)
             reasons.append(Reason("loud", f"audio: sudden loud sound ({cue.loudness_dbfs:.0f} dBFS)", 0.0))
+        elif cue.scream and AnomalyKind.LOUD_NOISE not in kinds:
+            kinds.append(AnomalyKind.LOUD_NOISE)
+            reasons.append(Reason("scream", "audio: a scream or shout without words (loud, high-pitched or clipped)", 0.0))
         if discount and any(set(s.modalities) - {"audio"} for s in alerting):
             reasons.append(Reason("discount", f"audio cue lowered the scene thresholds by {discount:.2f}", 0.0))
     evidence = _unique(o for s in counted for o in s.sources)
@@ -135,9 +139,10 @@ def fuse(window: Window, rules: Rules) -> Decision:
 
 
 def _audio_cue(audio: tuple[AudioObs, ...], rules: Rules) -> AudioObs | None:
-    """The loudest audio chunk that carries a cue (sudden loudness, or speech near an emergency), if any."""
-    cues = [a for a in audio if a.sudden_loudness or _speech_cue(a, rules)]
-    return max(cues, key=lambda a: (a.sudden_loudness, a.loudness_dbfs), default=None)
+    """The loudest audio chunk that carries a cue (sudden loudness, a scream or shout without words, or speech near
+    an emergency), if any."""
+    cues = [a for a in audio if a.sudden_loudness or a.scream or _speech_cue(a, rules)]
+    return max(cues, key=lambda a: (a.sudden_loudness, a.scream, a.loudness_dbfs), default=None)
 
 
 def _speech_cue(chunk: AudioObs, rules: Rules) -> bool:

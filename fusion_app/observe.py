@@ -136,6 +136,7 @@ def _audio(record: AudioScore, t_ms: int, source: LineageEntry, warnings: list[s
         audio=record.audio,
         source=source,
         intent=intent,
+        scream=record.scream,
     )
 
 

@@ -81,6 +81,7 @@ class AudioObs:
     source: LineageEntry
     # None for scores written before intents: the lexicon then judges alone, as it did.
     intent: IntentHit | None = None
+    scream: bool = False  # a loud high-pitched or clipped voice without words: a cue, never an alert alone
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,6 @@ CLIP has its own module (``processors.clip_loader``)."""
 from __future__ import annotations
 
 import hashlib
-
 import logging
 from dataclasses import dataclass
 from pathlib import Path

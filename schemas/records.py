@@ -221,6 +221,7 @@ class AudioScore:
     speech_ratio: float
     vad_skipped: bool
     intent: IntentMatch | None = None  # written before intents: none
+    scream: bool = False  # a loud high-pitched or clipped voice without words; written before it: False
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,7 @@ class AudioAnalysis:
     speech_ratio: float
     vad_skipped: bool
     intent: IntentMatch | None = None
+    scream: bool = False  # a loud high-pitched or clipped voice without words (processors/audio/scream.py)
 
 
 def score(

@@ -190,6 +190,7 @@ def _obs(analysis: AudioAnalysis, t_ms: int, duration_ms: int) -> AudioObs:
         audio=ref,
         source=source,
         intent=intent,
+        scream=analysis.scream,
     )
 
 

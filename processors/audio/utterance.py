@@ -18,19 +18,21 @@ once, not twice.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 import numpy as np
 
-from processors.audio import loudness, vad
+from processors.audio import loudness, scream, vad
 from processors.audio.lexicon import Lexicon, match
 from processors.audio.score import AudioAnalysis, IntentClassifier, Transcriber, VadConfig
 from processors.media import Pcm, resample
 
 T = TypeVar("T")  # what the caller attaches to a chunk (its message, its subject)
 
+_WORDS = re.compile(r"[^\W\d_]{2,}")  # a word: two letters or more ("Aaah" is one, "(screaming)" is one)
 WINDOW_MS = vad.SILERO_WINDOW * 1000 / vad.SILERO_RATE  # 32 ms
 LEAD_S = 0.3  # non-speech kept before the first speech window: Whisper hears the onset
 
@@ -54,6 +56,7 @@ class Part(Generic[T]):
     speech: np.ndarray  # per 32 ms window
     speech_chunk: bool  # the chunk alone passed the VAD
     level: loudness.Loudness
+    voice: scream.VoiceCue
     tag: T
 
     @property
@@ -166,7 +169,8 @@ class Assembler(Generic[T]):
             threshold=self.config.threshold,
         )  # fmt: skip
         duration_ms = round(pcm.duration_s * 1000)
-        return Part(chunk_id, start_ms, duration_ms, samples16k, flags, found.speech, level, tag)
+        voice = scream.detect(samples16k)
+        return Part(chunk_id, start_ms, duration_ms, samples16k, flags, found.speech, level, voice, tag)
 
     def _score(self, parts: list[Part[T]]) -> Utterance[T]:
         level = combined_loudness(parts)
@@ -174,8 +178,9 @@ class Assembler(Generic[T]):
         ratio = float(flags.mean()) if len(flags) else 0.0
         start_ms, duration_ms = parts[0].start_ms, parts[-1].end_ms - parts[0].start_ms
         tags = tuple(p.tag for p in parts)
+        screamed = any(p.voice.scream for p in parts)
         if not any(p.speech_chunk for p in parts):
-            analysis = AudioAnalysis("", None, 0.0, [], level, ratio, vad_skipped=True)
+            analysis = AudioAnalysis("", None, 0.0, [], level, ratio, vad_skipped=True, scream=screamed)
             return Utterance(analysis, start_ms, duration_ms, tags)
         audio = np.concatenate([p.samples16k for p in parts])
         first = int(np.argmax(flags)) if flags.any() else 0
@@ -190,6 +195,8 @@ class Assembler(Generic[T]):
             loudness=level,
             speech_ratio=ratio,
             vad_skipped=False,
+            # Without words: shouted words are judged by their meaning, a scream ("Aaah!") by its sound.
+            scream=screamed and len(_WORDS.findall(text.text)) <= 1,
         )
         return Utterance(analysis, start_ms, duration_ms, tags)
 

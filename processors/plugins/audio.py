@@ -58,6 +58,7 @@ def build_score(utterance: Utterance[tuple[Message[Any], Subject]], model: Model
         speech_ratio=round(analysis.speech_ratio, 4),
         vad_skipped=analysis.vad_skipped,
         intent=analysis.intent,
+        scream=analysis.scream,
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import struct
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import cv2
@@ -20,6 +20,7 @@ from anomaly_core.registry import RegistryClient
 from anomaly_core.serde import AvroSerde
 from anomaly_core.settings import KafkaSettings, ObjectStoreSettings
 from anomaly_core.topics import ANOMALY_CANDIDATES, DLQ, MEDIA_AUDIO, MEDIA_FRAMES
+from processors.media import decode_wav
 from processors.registry import get
 from processors.service import build_spec
 from producers.figure import person_frame
@@ -308,19 +309,25 @@ def test_audio_processor(harness: Harness) -> None:
 
     settings = ProcessorSettings(torch_num_threads=2)
     model = get("audio").load_model(settings)
-    speech = speech_wav("help, somebody call the police")
+    # The sentence runs past the end of the camera's first 2 s chunk: carried, and scored once, whole, with the
+    # second chunk.
+    spoken = np.zeros(64_000, np.float32)
+    said = decode_wav(speech_wav("help, somebody call the police"), max_seconds=30).samples
+    spoken[: len(said)] = said[:64_000]
+    assert len(said) > 32_000
+    first, second = wav_bytes(spoken[:32_000]), wav_bytes(spoken[32_000:])
     silent = wav_bytes(np.zeros(32_000))
     lying = bytearray(silent)
     lying[40:44] = struct.pack("<I", 20 * 32_000)
 
-    def chunk(key: str, data: bytes, seq: int) -> AudioChunkRef:
+    def chunk(key: str, data: bytes, seq: int, camera: str | None = None) -> AudioChunkRef:
         ref = harness.put(key, data, "audio/wav")
         return AudioChunkRef(
             event_id=str(uuid.uuid4()),
-            camera_id=f"cam-{key}",
+            camera_id=camera or f"cam-{key}",
             seq=seq,
-            start_at=T0,
-            media_offset_ms=0,
+            start_at=T0 + timedelta(seconds=2 * seq),
+            media_offset_ms=2000 * seq,
             duration_ms=2000,
             sample_rate=16_000,
             channels=1,
@@ -328,7 +335,13 @@ def test_audio_processor(harness: Harness) -> None:
         )
 
     harness.publish(
-        MEDIA_AUDIO, [chunk("speech", speech, 0), chunk("silent", silent, 1), chunk("lying", bytes(lying), 2)]
+        MEDIA_AUDIO,
+        [
+            chunk("speech-0", first, 0, "cam-speech"),
+            chunk("silent", silent, 1),
+            chunk("speech-1", second, 1, "cam-speech"),
+            chunk("lying", bytes(lying), 2),
+        ],
     )
     out: dict[str, list[Any]] = {}
 
@@ -338,8 +351,10 @@ def test_audio_processor(harness: Harness) -> None:
         return True
 
     harness.run("audio", model, settings, done)
+    assert len(out["scores"]) == 2, out["scores"]  # one per utterance: the carried chunk has none of its own
     scores = {s.camera_id: s for s in out["scores"]}
     assert not scores["cam-speech"].vad_skipped and "police" in scores["cam-speech"].transcript.lower()
+    assert scores["cam-speech"].event_time == T0 and scores["cam-speech"].duration_ms == 4000
     assert "distress" in {m.category for m in scores["cam-speech"].matched_phrases}
     spoken = scores["cam-speech"].intent
     assert spoken is not None and spoken.intent == "help" and spoken.margin > 0, spoken

@@ -74,7 +74,7 @@ def test_an_utterance_is_bounded(assembler) -> None:  # type: ignore[no-untyped-
     emitted = [u for out in outputs for u in out]
     assert emitted and all(u.duration_ms <= 8000 for u in emitted)
     assert max(recorder.heard) <= 8.0 + 1e-6
-    assert [u.tags for u in emitted][0] == ("0", "1", "2", "3")
+    assert emitted[0].tags == ("0", "1", "2", "3")
 
 
 def test_cameras_carry_separately(assembler) -> None:  # type: ignore[no-untyped-def]
@@ -115,7 +115,7 @@ def test_a_model_failure_drops_the_carried_audio(assembler) -> None:  # type: ig
     def broken(samples16k: np.ndarray) -> Transcript:
         raise RuntimeError("model failed")
 
-    recorder.transcribe = broken  # type: ignore[method-assign]
+    recorder.transcribe = broken
     with pytest.raises(RuntimeError):
         asm.push("cam", "b", CHUNK_MS, chunk(), "b")
     assert asm.carried_ms("cam") == 0
