@@ -67,7 +67,8 @@ def _print(report: SpeechEval) -> None:
     console = Console()
     console.print(table)
     console.print(
-        f"{report.model}, {report.chunk_seconds:g} s chunks: {report.cpu_seconds} CPU-s for {report.speech_seconds} s"
+        f"{report.model}, {report.chunk_seconds:g} s chunks carried into utterances of up to"
+        f" {report.max_utterance_seconds:g} s: {report.cpu_seconds} CPU-s for {report.speech_seconds} s"
         f" of speech = {report.cpu_per_speech_second} CPU-s per speech second ({report.wall_seconds} s wall)"
     )
     for r in report.misses:

@@ -10,8 +10,7 @@ Rules (from the original deployment, plus temporal pose rules):
 * a high scene anomaly probability on several frames raises an alert by itself;
 * a pose cue (lying, a drop, fast limbs) plus a moderate scene probability raises an alert (agreement);
 * an audio cue (speech nearer an emergency than harmless speech, sudden loud sound, a scream or shout without
-  words) lowers the scene thresholds, and never alerts alone;
-  missing audio changes nothing;
+  words) lowers the scene thresholds (a cue alone never alerts); missing audio changes nothing;
 * per tracked person (``features``): fall = upright, then lying lower within a moment (or across a detector
   dropout, found near where she was lost) and lying persists; person down = lying that persists;
   violence = fast wrist/knee motion relative to the hips of a person next to someone else.
@@ -115,7 +114,9 @@ def fuse(window: Window, rules: Rules) -> Decision:
             reasons.append(Reason("loud", f"audio: sudden loud sound ({cue.loudness_dbfs:.0f} dBFS)", 0.0))
         elif cue.scream and AnomalyKind.LOUD_NOISE not in kinds:
             kinds.append(AnomalyKind.LOUD_NOISE)
-            reasons.append(Reason("scream", "audio: a scream or shout without words (loud, high-pitched or clipped)", 0.0))
+            reasons.append(
+                Reason("scream", "audio: a scream or shout without words (loud, high-pitched or clipped)", 0.0)
+            )
         if discount and any(set(s.modalities) - {"audio"} for s in alerting):
             reasons.append(Reason("discount", f"audio cue lowered the scene thresholds by {discount:.2f}", 0.0))
     evidence = _unique(o for s in counted for o in s.sources)

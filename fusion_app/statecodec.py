@@ -58,7 +58,7 @@ def _obs(o: Obs) -> list[Any]:
     intent = None if o.intent is None else list(dataclasses.astuple(o.intent))
     return [
         "a", o.t_ms, o.duration_ms, phrases, o.transcript, o.loudness_dbfs, o.sudden_loudness, _ref(o.audio),
-        _src(o.source), intent,
+        _src(o.source), intent, o.scream,
     ]  # fmt: skip
 
 
@@ -77,7 +77,8 @@ def _unobs(v: list[Any]) -> Obs:
         return SceneObs(v[1], v[2], tuple((lb, p) for lb, p in v[3]), v[4], _ref_req(v[5]), _unsrc(v[6]))
     phrases = tuple(PhraseHit(*h) for h in v[3])
     intent = IntentHit(*v[9]) if len(v) > 9 and v[9] is not None else None  # absent in states written before intents
-    return AudioObs(v[1], v[2], phrases, v[4], v[5], v[6], _ref_req(v[7]), _unsrc(v[8]), intent)
+    scream = bool(v[10]) if len(v) > 10 else False  # absent in states written before scream cues
+    return AudioObs(v[1], v[2], phrases, v[4], v[5], v[6], _ref_req(v[7]), _unsrc(v[8]), intent, scream)
 
 
 def _incident(i: Incident) -> dict[str, Any]:

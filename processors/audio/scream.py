@@ -45,7 +45,13 @@ def _pitch(frame: np.ndarray) -> tuple[float, float]:
         return 0.0, 0.0
     spectrum = np.fft.rfft(x, 2 * len(x))
     corr = np.fft.irfft(spectrum * np.conj(spectrum))[: len(x)] / energy
-    lo, hi = int(RATE / MAX_HZ), int(RATE / MIN_HZ)
+    hi = int(RATE / MIN_HZ)
+    # The correlation of a smooth signal stays high at small lags: the period is the best peak after it first
+    # falls below zero.
+    below = np.flatnonzero(corr[1:hi] < 0)
+    if len(below) == 0:
+        return 0.0, 0.0
+    lo = max(int(RATE / MAX_HZ), int(below[0]) + 1)
     lag = lo + int(np.argmax(corr[lo:hi]))
     return float(corr[lag]), RATE / lag
 

@@ -182,13 +182,14 @@ def decode_with_fallback(decode: Callable[[float], Candidate]) -> Candidate:
 _WORD = re.compile(r"\S+")
 
 
-def collapse_repeats(text: str, max_repeats: int = 2, max_span: int = 8) -> str:
-    """A phrase repeated back to back more than ``max_repeats`` times (a decoding loop) is kept ``max_repeats``
-    times: "help me, help me, help me, help me" -> "help me, help me"."""
+def collapse_repeats(text: str, max_repeats: int = 2, max_span: int = 12, clause_words: int = 4) -> str:
+    """A decoding loop, undone: a phrase repeated back to back more than ``max_repeats`` times is kept
+    ``max_repeats`` times ("help me, help me, help me, help me" -> "help me, help me"); a clause of
+    ``clause_words`` words or more said twice in a row is kept once (people repeat a call, Whisper repeats a
+    sentence), and a loop cut off by the length limit loses its unfinished last repetition."""
     words = _WORD.findall(text)
     key = [w.lower().strip(".,!?;:") for w in words]
     out: list[str] = []
-    out_key: list[str] = []
     i = 0
     while i < len(words):
         collapsed = False
@@ -199,15 +200,16 @@ def collapse_repeats(text: str, max_repeats: int = 2, max_span: int = 8) -> str:
             n = 1
             while key[i + n * span : i + (n + 1) * span] == unit:
                 n += 1
-            if n > max_repeats:
-                keep = words[i : i + span * max_repeats]
-                out.extend(keep)
-                out_key.extend(key[i : i + span * max_repeats])
+            limit = 1 if span >= clause_words else max_repeats
+            if n > limit:
+                out.extend(words[i : i + span * limit])
                 i += span * n
+                tail = key[i:]
+                if 2 <= len(tail) < span and tail == unit[: len(tail)]:
+                    i = len(words)  # "... the remote again. The kid has fought over" (cut off mid-loop)
                 collapsed = True
                 break
         if not collapsed:
             out.append(words[i])
-            out_key.append(key[i])
             i += 1
     return " ".join(out)

@@ -127,3 +127,12 @@ def test_flush_scores_what_is_carried(assembler) -> None:  # type: ignore[no-unt
     assert asm.push("cam", "a", 0, chunk((1.5, 2.0)), "a") == []
     done = asm.flush("cam")
     assert done is not None and done.tags == ("a",) and asm.carried_ms("cam") == 0
+
+
+def test_a_scream_without_words_is_flagged(assembler) -> None:  # type: ignore[no-untyped-def]
+    asm, _ = assembler
+    t = np.arange(2 * RATE) / RATE
+    phase = 2 * np.pi * np.cumsum(700 + 80 * np.sin(2 * np.pi * 5 * t)) / RATE
+    voice = 0.9 * np.sin(phase) * np.clip((t - 0.2) * 5, 0, 1) * np.clip((1.4 - t) * 5, 0, 1)
+    (done,) = asm.push("cam", "a", 0, Pcm(voice.astype(np.float32), RATE), "a")
+    assert done.analysis.scream  # the recorder "heard" one word at most: "heard 1.9" has one

@@ -9,10 +9,10 @@ from fusion_app.fuse import fuse
 from fusion_app.observe import observe
 from fusion_app.offline import with_offsets
 from fusion_app.rules import load_rules
-from fusion_app.scenarios import audio
+from fusion_app.scenarios import audio, scene
 from fusion_app.statecodec import _obs, _unobs
 from fusion_app.window import AudioObs, Window, window_of
-from schemas.records import AnomalyKind, AudioScore, IntentMatch
+from schemas.records import AnomalyKind, AudioScore, IntentMatch, SceneScore
 
 T0 = 1_700_000_000_000
 CAM = "cam-1"
@@ -23,7 +23,7 @@ def _intent(intent: str, category: str, score: float, margin: float, segment: st
     return IntentMatch(intent, category, score, margin, f"example of {intent}", "a harmless example", segment)
 
 
-def _window(*records: AudioScore) -> Window:
+def _window(*records: AudioScore | SceneScore) -> Window:
     observed = [observe(r, w, RULES)[0] for r, w in with_offsets(list(records))]
     return window_of(CAM, T0, T0 + 4000, observed)  # type: ignore[arg-type]
 
@@ -71,3 +71,23 @@ def test_intent_survives_the_state_checkpoint() -> None:
     legacy = _obs(obs)[:9]  # a checkpoint written before intents
     restored = _unobs(legacy)
     assert isinstance(restored, AudioObs) and restored.intent is None
+
+
+def test_a_scream_without_words_is_a_cue_never_an_alert() -> None:
+    alone = fuse(_window(replace(audio(CAM, T0 + 1000, ""), scream=True)), RULES)
+    assert not alone.alert and not alone.hold  # never DISTRESS_SPEECH (or anything) on its own
+    quiet = _window(scene(CAM, T0 + 1500, 0.70), scene(CAM, T0 + 2500, 0.70))
+    assert not fuse(quiet, RULES).alert  # 0.70 is below the scene's alone threshold (0.80)
+    screamed = _window(
+        replace(audio(CAM, T0 + 1000, ""), scream=True), scene(CAM, T0 + 1500, 0.70), scene(CAM, T0 + 2500, 0.70)
+    )
+    d = fuse(screamed, RULES)
+    assert d.alert and AnomalyKind.DISTRESS_SPEECH not in d.kinds and AnomalyKind.LOUD_NOISE in d.kinds
+    assert any("scream" in r.text for r in d.reasons) and any("lowered" in r.text for r in d.reasons)
+
+
+def test_scream_survives_the_state_checkpoint() -> None:
+    obs = _window(replace(audio(CAM, T0 + 1000, ""), scream=True)).audio[0]
+    assert isinstance(obs, AudioObs) and obs.scream and _unobs(_obs(obs)) == obs
+    legacy = _unobs(_obs(obs)[:10])  # a checkpoint written before scream cues
+    assert isinstance(legacy, AudioObs) and legacy.scream is False
