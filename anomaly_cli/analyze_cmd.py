@@ -430,8 +430,9 @@ def _run_env() -> dict[str, str]:
 
     # No private sampling: runs see the deployment defaults (FRAME_PROCESSING_RATE, POSE_FRAME_RATE, ...) or
     # whatever the caller's environment sets, which the services inherit.
-    # Services log to files; their own progress bars would only fill the logs.
-    return {"LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO")}
+    # Services log to files; their own progress bars would only fill the logs. The run's topics are its own and
+    # its services may join after the first records were published: they read them from the start.
+    return {"LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"), "CONSUMER_START": "earliest"}
 
 
 def _admin(kafka: KafkaSettings) -> Any:

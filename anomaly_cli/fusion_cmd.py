@@ -91,6 +91,8 @@ def sink() -> None:
         max_batch=settings.max_batch,
         max_wait_ms=settings.max_wait_ms,
         metrics_port=settings.metrics_port,
+        # The projection must see every anomaly, whenever it joins: the events are the source of truth.
+        consumer_config={"auto.offset.reset": "earliest"},
     )
     try:
         run_service(spec, kafka)

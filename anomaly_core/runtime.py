@@ -179,7 +179,7 @@ class _Service:
             "enable.auto.offset.store": False,
             "enable.auto.commit": True,
             "auto.commit.interval.ms": 1000,
-            "auto.offset.reset": "earliest",
+            "auto.offset.reset": self.kafka.consumer_start,
             "enable.partition.eof": False,
             # A crashed instance's partitions move to the others after this long (librdkafka's default is 45 s).
             "session.timeout.ms": 10000,

@@ -6,6 +6,7 @@ Each service builds the settings it needs in its own ``main()``; nothing here co
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -27,6 +28,10 @@ class KafkaSettings(_Env):
     topic_partitions: int = Field(6, alias="KAFKA_TOPIC_PARTITIONS", ge=1)
     replication_factor: int = Field(1, alias="KAFKA_REPLICATION_FACTOR", ge=1)
     topic_prefix: str = Field("", alias="KAFKA_TOPIC_PREFIX")
+    # Where a consumer group with no committed offsets starts: a processor or fusion worker joining a running
+    # system starts at the live end (history is what `anomaly replay` is for); `earliest` for a first deployment
+    # or a rebuild. A group with committed offsets always continues from them.
+    consumer_start: Literal["latest", "earliest"] = Field("latest", alias="CONSUMER_START")
 
     def client_config(self) -> dict[str, str]:
         """librdkafka settings shared by producers and consumers."""

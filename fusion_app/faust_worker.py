@@ -386,7 +386,7 @@ def app_settings(kafka: KafkaSettings, group: str, settings: FusionSettings | No
         "datadir": datadir,
         "processing_guarantee": "at_least_once",
         "topic_replication_factor": kafka.replication_factor,
-        "consumer_auto_offset_reset": "earliest",
+        "consumer_auto_offset_reset": kafka.consumer_start,
         "broker_commit_interval": settings.checkpoint_ms / 1000,
         "broker_session_timeout": settings.session_timeout_ms / 1000,
         "broker_heartbeat_interval": max(0.5, settings.session_timeout_ms / 4000),

@@ -8,6 +8,7 @@ any order next to each other and next to a running pipeline.
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -17,6 +18,9 @@ from typing import Any
 import pytest
 
 from anomaly_core.settings import DatabaseSettings, KafkaSettings, ObjectStoreSettings
+
+# Tests publish into fresh topics before their services join, as a first deployment does.
+os.environ.setdefault("CONSUMER_START", "earliest")
 from anomaly_core.topics import BASE_NAMES, CAMERA_KEY, TOPICS, TopicSpec, spec_for
 from devstack.env import StackEnv
 

@@ -242,3 +242,32 @@ def test_sigterm_exits_zero_with_offsets_committed(
     assert committed_offsets(kafka_settings, group, streaming_topics["in"]) == end_offsets(
         kafka_settings, streaming_topics["in"]
     )
+
+
+def test_a_new_group_joining_a_running_system_starts_at_the_live_end(
+    kafka_settings: KafkaSettings, streaming_topics: dict[str, str]
+) -> None:
+    history = _frames(50)
+    _publish(kafka_settings, streaming_topics["in"], history)
+    out = streaming_topics["out"]
+    spec = _echo_spec("echo-live", streaming_topics, per_message(lambda m: [Output(out, m.key, m.value)]))
+    live_kafka = kafka_settings.model_copy(update={"consumer_start": "latest"})
+    serde = AvroSerde(RegistryClient(kafka_settings.schema_registry_url))
+    live: list[FrameRef] = []
+    with service_thread(spec, live_kafka):
+        # Publish live frames until the service has joined and echoes them.
+        deadline = time.monotonic() + 60
+        echoed: list[FrameRef] = []
+        while not echoed and time.monotonic() < deadline:
+            frame = _frames(1)[0]
+            frame = FrameRef(**{**{f: getattr(frame, f) for f in FrameRef.__slots__}, "event_id": str(uuid.uuid4())})
+            live.append(frame)
+            _publish(kafka_settings, streaming_topics["in"], [frame])
+            echoed = [
+                serde.decode(out, m.value(), FrameRef) for m in read_all(kafka_settings, out, expect=1, timeout_s=0.5)
+            ]
+        echoed = _decoded(kafka_settings, out, FrameRef, expect=len(echoed))
+    history_ids = {f.event_id for f in history}
+    assert echoed, "the service never echoed a live frame"
+    assert not history_ids & {f.event_id for f in echoed}, "a new group read the history"
+    assert {f.event_id for f in echoed} <= {f.event_id for f in live}
