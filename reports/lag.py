@@ -10,13 +10,15 @@ from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaExcepti
 from confluent_kafka.admin import AdminClient
 
 from anomaly_core.errors import TransientError
+from anomaly_core.kafka_logs import client_logger
 from anomaly_core.settings import KafkaSettings
 from reports.progress import Observation, PartitionKey, lag_observation
 
 
 class LagProbe:
     def __init__(self, kafka: KafkaSettings, timeout_s: float = 10.0) -> None:
-        conf: dict[str, Any] = kafka.client_config()
+        # One log line per broker outage, not one per refused connection (a live view redraws over them).
+        conf: dict[str, Any] = {**kafka.client_config(), "logger": client_logger()}
         self._timeout = timeout_s
         self._admin = AdminClient(conf)
         # Only used for metadata and watermarks; it never subscribes or commits.
@@ -34,7 +36,7 @@ class LagProbe:
                         TopicPartition(topic, p), timeout=self._timeout, cached=False
                     )
                     out[(topic, p)] = high
-        except KafkaException as exc:
+        except (KafkaException, TimeoutError) as exc:
             raise TransientError(f"cannot read end offsets: {exc}") from exc
         return out
 
@@ -45,7 +47,7 @@ class LagProbe:
         try:
             future = self._admin.list_consumer_group_offsets([request], request_timeout=self._timeout)[group]
             result = future.result(timeout=self._timeout)
-        except KafkaException as exc:
+        except (KafkaException, TimeoutError) as exc:  # a broker down answers with neither: the future times out
             raise TransientError(f"cannot read offsets of group {group}: {exc}") from exc
         return {(tp.topic, tp.partition): tp.offset for tp in result.topic_partitions or []}
 
@@ -56,7 +58,7 @@ class LagProbe:
         try:
             future = self._admin.describe_consumer_groups([group], request_timeout=self._timeout)[group]
             described = future.result(timeout=self._timeout)
-        except KafkaException as exc:
+        except (KafkaException, TimeoutError) as exc:
             raise TransientError(f"cannot describe group {group}: {exc}") from exc
         return len(described.members) if described.state == ConsumerGroupState.STABLE else 0
 
