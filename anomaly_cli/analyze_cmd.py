@@ -219,6 +219,7 @@ def _run_analysis(
 ) -> tuple[Report, ExitCode]:
     from anomaly_cli.live_view import StageProgress
     from anomaly_cli.pipeline_run import PipelineRun, wait_until_done
+    from anomaly_core.errors import TransientError
     from anomaly_core.settings import KafkaSettings
     from reports.model import InputProblem
 
@@ -273,9 +274,14 @@ def _run_analysis(
     all_problems = problems + (outcome.problems if outcome else [])
     failed = {p.path for p in all_problems}
     analysed = {c: i for c, i in sources.items() if str(i.path) not in failed}
-    result = _collect_report(
-        run_id, run=run, kafka=kafka, serde=serde, sources=analysed, problems=all_problems, outcome=outcome, t0=t0
-    )
+    try:
+        result = _collect_report(
+            run_id, run=run, kafka=kafka, serde=serde, sources=analysed, problems=all_problems, outcome=outcome, t0=t0
+        )
+    except TransientError as exc:  # Kafka gone at the end: a report that says so, not a traceback
+        console.print(f"[bold red]incomplete:[/] could not read the run's topics: {exc}")
+        failure = failure or f"could not read the run's topics: {exc}"
+        result = _empty_report(run_id, all_problems, t0)
     if failure:
         result = _with_problem(result, InputProblem("(pipeline)", failure))
     if not keep_topics:
@@ -438,7 +444,9 @@ def _run_env() -> dict[str, str]:
 def _admin(kafka: KafkaSettings) -> Any:
     from confluent_kafka.admin import AdminClient
 
-    conf: dict[str, Any] = {**kafka.client_config()}
+    from anomaly_core.kafka_logs import client_logger
+
+    conf: dict[str, Any] = {**kafka.client_config(), "logger": client_logger()}
     return AdminClient(conf)
 
 
@@ -466,7 +474,7 @@ def _delete_run(kafka: KafkaSettings, prefix: str, groups: list[str]) -> None:
         if groups:
             for future in admin.delete_consumer_groups(groups, request_timeout=30).values():
                 future.result(timeout=30)
-    except KafkaException as exc:
+    except (KafkaException, TimeoutError) as exc:
         # A leftover of a finished run is harmless; say so and carry on.
         print(f"note: could not remove every topic/group of the run: {exc}", file=sys.stderr)
 
@@ -597,7 +605,7 @@ def _watch_demo(
     from rich.live import Live
 
     from anomaly_cli.live_view import CameraRate, demo_screen
-    from anomaly_cli.pipeline_run import RunState, wait_until_done
+    from anomaly_cli.pipeline_run import RunState, safe_poll, wait_until_done
     from anomaly_core import topics
     from reports.collect import TopicTail
     from schemas.records import AudioChunkRef, FrameRef
@@ -605,8 +613,8 @@ def _watch_demo(
     serde = _serde(run.kafka)
     frames = TopicTail(run.kafka, serde, topics.topic_name(topics.MEDIA_FRAMES, run.prefix), FrameRef, False)
     chunks = TopicTail(run.kafka, serde, topics.topic_name(topics.MEDIA_AUDIO, run.prefix), AudioChunkRef, False)
-    frames.poll(timeout_s=0.5)  # pins the start at the current end before the producers publish
-    chunks.poll(timeout_s=0.5)
+    safe_poll(frames, timeout_s=0.5)  # pins the start at the current end before the producers publish
+    safe_poll(chunks, timeout_s=0.5)
     rates = CameraRate()
     origins: dict[str, float] = {}
     shown = {camera: path.name for camera, path in cameras.items()}
@@ -616,11 +624,11 @@ def _watch_demo(
     live = nullcontext() if as_json else Live(console=console, refresh_per_second=4, transient=False)
 
     def tick(state: RunState) -> None:
-        new_frames = [f for _, f in frames.poll(timeout_s=0.01) if f.camera_id in cameras]
+        new_frames = [f for f in safe_poll(frames, timeout_s=0.01) if f.camera_id in cameras]
         for f in new_frames:
             origins.setdefault(f.camera_id, f.captured_at.timestamp() - f.media_offset_ms / 1000)
         rates.add_frames(f.camera_id for f in new_frames)
-        rates.add_chunks(c.camera_id for _, c in chunks.poll(timeout_s=0.01) if c.camera_id in cameras)
+        rates.add_chunks(c.camera_id for c in safe_poll(chunks, timeout_s=0.01) if c.camera_id in cameras)
         if isinstance(live, Live):
             live.update(demo_screen(state, rates, shown, header, origins))
 

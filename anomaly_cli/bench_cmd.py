@@ -13,10 +13,10 @@ from typing import Annotated, Any
 import typer
 
 from anomaly_cli import fusion_cmd
-from api.bench import bench_api
-from processors.bench import bench_models
-from producers.bench import bench_producer
-from producers.gate_bench import bench_gate
+from bench.api import bench_api
+from bench.gate import bench_gate
+from bench.models import bench_models
+from bench.producer import bench_producer
 
 app = typer.Typer(help="Benchmarks (numbers for docs/performance.md).", no_args_is_help=True)
 
@@ -39,9 +39,9 @@ def infra(
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TaskID, TextColumn
 
-    from anomaly_core.bench_infra import run_infra_bench
     from anomaly_core.logs import configure_logging
     from anomaly_core.settings import KafkaSettings
+    from bench.infra import run_infra_bench
 
     configure_logging("WARNING")
     console = Console(stderr=True)

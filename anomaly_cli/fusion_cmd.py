@@ -225,7 +225,7 @@ def bench_fusion(
 
     from anomaly_core.logs import configure_logging
     from anomaly_core.settings import DatabaseSettings, KafkaSettings
-    from fusion_app.bench import run_fusion_bench
+    from bench.fusion import run_fusion_bench
     from fusion_app.rules import load_rules
     from fusion_app.settings import FusionSettings
 

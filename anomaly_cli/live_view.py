@@ -104,8 +104,18 @@ def demo_screen(
             status,
         )
     events = list(state.anomalies.values())
+    outage: list[RenderableType] = []
+    if state.broker_down_s is not None:
+        outage.append(
+            Text(
+                f"Kafka has not answered for {state.broker_down_s:.0f} s ({state.broker_error}); retrying. "
+                "The pipeline shows the last numbers seen.",
+                style="bold red",
+            )
+        )
     body: list[RenderableType] = [
         Text.from_markup("\n".join(header)),
+        *outage,
         Panel(cams, title="cameras"),
         Panel(stage_table(state.verdict.stages), title=f"pipeline ({state.elapsed_s:.0f} s)"),
         Panel(

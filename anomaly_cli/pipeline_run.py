@@ -12,9 +12,11 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from anomaly_core import topics
 from anomaly_core.errors import TransientError
+from anomaly_core.kafka_logs import BrokerWatch
 from anomaly_core.settings import KafkaSettings
 from anomaly_core.supervisor import ChildSpec, ChildState, Supervisor, anomaly_command
 from reports.collect import Decoder, TopicTail
@@ -25,6 +27,9 @@ from reports.progress import Observation, StallClock, Verdict, assess, first_unf
 from schemas.records import AnomalyEvent, AnomalyState
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+#: A probe call that fails after this long timed out: the broker is not answering, not one group acting up.
+_SLOW_FAILURE_S = 1.0
 
 
 @dataclass
@@ -35,6 +40,9 @@ class RunState:
     anomalies: dict[str, AnomalyEvent]
     elapsed_s: float
     children: list[ChildState]
+    #: Seconds Kafka has not been answering (the stages show the last numbers seen), None while it answers.
+    broker_down_s: float | None = None
+    broker_error: str = ""
 
 
 @dataclass
@@ -72,6 +80,9 @@ class PipelineRun:
         self.producers: dict[str, str] = {}  # camera id -> child name
         self.sources: dict[str, str] = {}  # camera id -> source shown in reports
         self._probe: LagProbe | None = None
+        #: Whether Kafka answers the probe; an outage is shown and waited out, never a traceback.
+        self.broker = BrokerWatch()
+        self._last_seen: dict[str, Observation] = {}
         self._baseline: dict[str, int] = {}
         self.origin: datetime | None = None
 
@@ -125,6 +136,8 @@ class PipelineRun:
                 processed=len(done), expected=len(self.producers), caught_up=len(done) == len(self.producers)
             )
         }
+        answered, timed_out = False, False
+        failure: tuple[Exception, float] | None = None
         for service in self.plan.services:
             group = self.group_of(service.name)
             if group is None:
@@ -132,15 +145,30 @@ class PipelineRun:
             child = states.get(service.name)
             alive = service.name in self.pending or (child is not None and child.running)
             detail = f"exit code {child.returncode}, log {child.log_path}" if child and not alive else ""
+            started = time.monotonic()
             try:
+                if timed_out:  # asking the others would only wait as long again
+                    raise TransientError("the broker did not answer")
                 seen[service.name] = self.probe.observe(
                     group, run_topics(service, self.prefix), alive=alive, exit_detail=detail
                 )
+                self._last_seen[service.name] = seen[service.name]
+                answered = True
             except TransientError as exc:
-                log.debug("no offsets for %s yet: %s", service.name, exc)
-                seen[service.name] = Observation(0, 0, caught_up=False, alive=alive, exit_detail=detail)
+                log.debug("no offsets for %s: %s", service.name, exc)
+                failure = failure or (exc, started)
+                timed_out = timed_out or time.monotonic() - started >= _SLOW_FAILURE_S
+                # The last numbers seen, not zeros; not caught up, since nobody can tell now.
+                last = self._last_seen.get(service.name, Observation(0, 0, caught_up=False))
+                seen[service.name] = replace(last, caught_up=False, alive=alive, exit_detail=detail)
+        self._broker_said(answered, failure)
         seen = {name: self._since_baseline(name, obs) for name, obs in seen.items()}
         return assess(self.plan.stages(), seen)
+
+    def _broker_said(self, answered: bool, failure: tuple[Exception, float] | None) -> None:
+        line = self.broker.answered() if answered or failure is None else self.broker.failed(*failure)
+        if line:
+            log.warning(line)
 
     def mark_baseline(self) -> None:
         """Counts what the topics already hold, so progress shows this run's records only (shared topics)."""
@@ -167,10 +195,13 @@ class PipelineRun:
             still = []
             for name in waiting:
                 group = self.group_of(name)
+                started = time.monotonic()
                 try:
                     joined = group is not None and self.probe.group_members(group) > 0
-                except TransientError:
+                    self._broker_said(True, None)
+                except TransientError as exc:
                     joined = False
+                    self._broker_said(False, (exc, started))
                 if not joined:
                     still.append(name)
             waiting = still
@@ -222,8 +253,11 @@ def wait_until_done(
             verdict = run.observe()
             if run.start_ready(verdict):
                 verdict = run.observe()
-            anomalies.update(_newest(anomalies, _safe_poll(tail)))
-            state = RunState(verdict, dict(anomalies), now - t0, run.supervisor.states())
+            anomalies.update(_newest(anomalies, safe_poll(tail)))
+            down_s = run.broker.down_for()
+            state = RunState(
+                verdict, dict(anomalies), now - t0, run.supervisor.states(), down_s, run.broker.error if down_s else ""
+            )
             if on_tick is not None:
                 on_tick(state)
             problems = run.failed_producers()
@@ -231,7 +265,6 @@ def wait_until_done(
                 return WaitOutcome(state, finished=False, failure=verdict.failure, problems=problems)
             if problems and len(problems) == len(run.producers):
                 return WaitOutcome(state, False, "every producer failed", problems)
-            clock.update(verdict, now)
             stalled = _stalled(run, verdict, clock, now, stall_s)
             if stalled:
                 return WaitOutcome(state, False, stalled, problems)
@@ -249,11 +282,12 @@ def wait_until_done(
         tail.close()
 
 
-def _safe_poll(tail: TopicTail[AnomalyEvent]) -> list[AnomalyEvent]:
+def safe_poll(tail: TopicTail[T], timeout_s: float = 0.05) -> list[T]:
+    """New records of a followed topic; none while it cannot be read yet (or Kafka does not answer)."""
     try:
-        return [record for _, record in tail.poll(timeout_s=0.05)]
+        return [record for _, record in tail.poll(timeout_s=timeout_s)]
     except TransientError as exc:
-        log.debug("anomalies topic not readable yet: %s", exc)
+        log.debug("topic not readable yet: %s", exc)
         return []
 
 
@@ -267,6 +301,10 @@ def _newest(known: Mapping[str, AnomalyEvent], events: list[AnomalyEvent]) -> di
 
 
 def _stalled(run: PipelineRun, verdict: Verdict, clock: StallClock, now: float, stall_s: float) -> str | None:
+    if run.broker.down_for() is not None:
+        clock.last_change.clear()  # an outage is not a stall: progress is judged again once Kafka answers
+        return None
+    clock.update(verdict, now)
     stuck = first_unfinished(verdict)
     if stuck is None or stuck.stage == PRODUCE or stuck.processed >= stuck.expected:
         return None

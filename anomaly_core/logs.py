@@ -8,10 +8,13 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from anomaly_core.kafka_logs import OutageFilter
+
 # Attributes every LogRecord has; anything else was passed through ``extra=`` and is worth keeping.
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "taskName"}
 _TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 _NOISY = ("httpx", "httpcore", "urllib3", "kafka", "aiokafka")
+_KAFKA_CLIENTS = ("kafka", "aiokafka")
 
 
 class JsonFormatter(logging.Formatter):
@@ -39,6 +42,8 @@ def configure_logging(level: str | int = "INFO", json: bool = False, *, stream: 
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
+    # One line per outage from the Kafka clients that log through Python (librdkafka's go through client_logger).
+    handler.addFilter(OutageFilter(prefixes=_KAFKA_CLIENTS))
     root.addHandler(handler)
     root.setLevel(level.upper() if isinstance(level, str) else level)
     # Client libraries log every request at INFO; keep them for debugging only.

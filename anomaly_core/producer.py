@@ -16,6 +16,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from anomaly_core.errors import TransientError
+from anomaly_core.kafka_logs import client_logger
 from anomaly_core.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,9 @@ class Delivery:
 
 
 def producer_config(kafka: KafkaSettings, client_id: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {**kafka.client_config(), **PRODUCER_DEFAULTS, "client.id": client_id, **(overrides or {})}
+    # librdkafka's lines through client_logger: one per broker outage, not one per reconnect attempt.
+    base = {**kafka.client_config(), **PRODUCER_DEFAULTS, "client.id": client_id, "logger": client_logger()}
+    return {**base, **(overrides or {})}
 
 
 class ReliableProducer:

@@ -33,6 +33,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from anomaly_core.backoff import Backoff
 from anomaly_core.dlq import dead_letter, dlq_topic
 from anomaly_core.errors import DecodeError, PermanentError, TransientError
+from anomaly_core.kafka_logs import client_logger
 from anomaly_core.metrics import RuntimeMetrics, start_metrics_server
 from anomaly_core.producer import Delivery, ReliableProducer
 from anomaly_core.registry import RegistryClient
@@ -183,6 +184,7 @@ class _Service:
             "enable.partition.eof": False,
             # A crashed instance's partitions move to the others after this long (librdkafka's default is 45 s).
             "session.timeout.ms": 10000,
+            "logger": client_logger(),  # one line per broker outage, not one per reconnect attempt
         }
         if self.spec.metrics_port:
             conf["statistics.interval.ms"] = 5000

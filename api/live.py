@@ -22,6 +22,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from anomaly_core.errors import DecodeError, TransientError
+from anomaly_core.kafka_logs import client_logger
 from anomaly_core.settings import KafkaSettings
 from api.fanout import Broadcast
 from api.models import LiveMessage, summary_from_event
@@ -40,7 +41,7 @@ def client_config(kafka: KafkaSettings) -> dict[str, Any]:
     """librdkafka settings for the API's clients: logs through Python logging, calm reconnects."""
     return {
         **kafka.client_config(),
-        "logger": logging.getLogger("api.kafka"),
+        "logger": client_logger("api.kafka"),
         "log.connection.close": False,
         "reconnect.backoff.ms": 500,
         "reconnect.backoff.max.ms": 10_000,

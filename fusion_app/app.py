@@ -24,6 +24,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from anomaly_core.backoff import Backoff
 from anomaly_core.errors import TransientError
+from anomaly_core.kafka_logs import client_logger
 from anomaly_core.metrics import RuntimeMetrics, start_metrics_server
 from anomaly_core.producer import Delivery, ReliableProducer
 from anomaly_core.registry import RegistryClient
@@ -126,6 +127,7 @@ class FusionWorker:
             "enable.partition.eof": self.bounded,
             "max.poll.interval.ms": 600_000,
             "on_commit": self._committed,
+            "logger": client_logger(),  # one line per broker outage, not one per reconnect attempt
             # Small fetches per partition keep what one batch brings of one topic short in event time, so
             # reading a backlog stays aligned across the inputs (see align.py).
             "max.partition.fetch.bytes": 65_536,

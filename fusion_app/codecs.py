@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from anomaly_core import topics as catalog
 from anomaly_core.serde import AvroSerde
 from fusion_app.observe import ScoreRecord
-from schemas.records import AnomalyEvent, AudioScore, CaptionScore, PoseScore, SceneScore
+from schemas.records import AudioScore, CaptionScore, PoseScore, SceneScore
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +57,3 @@ class FusionTopics:
 def decode_score(serde: AvroSerde, topics: FusionTopics, topic: str, value: bytes) -> ScoreRecord:
     """The score record of an input value; ``DecodeError`` with the reason when it is not one."""
     return serde.decode(topic, value, topics.record_class(topic))
-
-
-def encode_anomaly(serde: AvroSerde, topic: str, event: AnomalyEvent) -> bytes:
-    return serde.encode(topic, event)

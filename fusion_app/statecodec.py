@@ -133,11 +133,6 @@ def _unincident(d: dict[str, Any]) -> Incident:
 Pending = tuple[str, str, bytes]  # (topic, key, encoded value) of an output a checkpoint still owes
 
 
-def encode_state(state: CameraState, outbox: Sequence[Pending] = ()) -> bytes:
-    """The checkpoint of a camera, with the outputs of the batch that produced it (re-sent after a crash)."""
-    return StateEncoder(cache_size=0).encode(state, outbox)
-
-
 class StateEncoder:
     """Encodes checkpoints, reusing the JSON of observations it has encoded before.
 

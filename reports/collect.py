@@ -15,9 +15,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, KafkaException, TopicPartition
 
 from anomaly_core.errors import PermanentError, TransientError
+from anomaly_core.kafka_logs import client_logger
 from anomaly_core.objectstore import ObjectStore
 from anomaly_core.settings import KafkaSettings
 from anomaly_core.settling import settled
@@ -33,6 +34,8 @@ from schemas.records import (
 )
 
 log = logging.getLogger(__name__)
+#: Errors a consumer reports on every poll while the broker is down: once per outage, not once per poll.
+_kafka_log = client_logger(f"{__name__}.kafka")
 T = TypeVar("T")
 THUMBNAIL_WIDTH = 320
 
@@ -77,10 +80,15 @@ class TopicReader:
                 "enable.auto.commit": False,
                 "enable.auto.offset.store": False,
                 "enable.partition.eof": False,
+                "logger": client_logger(),
             }
             consumer = Consumer(conf)
             start = OFFSET_BEGINNING if self.from_beginning else OFFSET_END
-            meta = consumer.list_topics(timeout=10).topics
+            try:
+                meta = consumer.list_topics(timeout=10).topics
+            except KafkaException as exc:  # the broker does not answer: try again on the next call
+                consumer.close()
+                raise TransientError(f"cannot list topics: {exc}") from exc
             for topic in self.sources:
                 found = meta.get(topic)
                 if found is None or found.error is not None:
@@ -107,7 +115,7 @@ class TopicReader:
             err = msg.error()
             if err is not None:
                 if err.code() != KafkaError._PARTITION_EOF:
-                    log.warning("reading %s: %s", msg.topic(), err)
+                    _kafka_log.warning("reading %s: %s", msg.topic(), err)
                 continue
             value, topic, partition, offset = msg.value(), msg.topic(), msg.partition(), msg.offset()
             if topic is None or partition is None or offset is None:

@@ -14,6 +14,11 @@ from anomaly_core.kafka_logs import client_logger
 from anomaly_core.settings import KafkaSettings
 from reports.progress import Observation, PartitionKey, lag_observation
 
+# Admin futures are awaited a little longer than their request timeout, so librdkafka fails them itself
+# (a KafkaException) while the broker is down: a future given up on while its request is still pending can make
+# librdkafka abort the process later. TimeoutError stays caught as the last resort.
+_GRACE_S = 5.0
+
 
 class LagProbe:
     def __init__(self, kafka: KafkaSettings, timeout_s: float = 10.0) -> None:
@@ -46,8 +51,8 @@ class LagProbe:
         request = ConsumerGroupTopicPartitions(group, [TopicPartition(t, p) for t, p in partitions])
         try:
             future = self._admin.list_consumer_group_offsets([request], request_timeout=self._timeout)[group]
-            result = future.result(timeout=self._timeout)
-        except (KafkaException, TimeoutError) as exc:  # a broker down answers with neither: the future times out
+            result = future.result(timeout=self._timeout + _GRACE_S)
+        except (KafkaException, TimeoutError) as exc:
             raise TransientError(f"cannot read offsets of group {group}: {exc}") from exc
         return {(tp.topic, tp.partition): tp.offset for tp in result.topic_partitions or []}
 
@@ -57,7 +62,7 @@ class LagProbe:
 
         try:
             future = self._admin.describe_consumer_groups([group], request_timeout=self._timeout)[group]
-            described = future.result(timeout=self._timeout)
+            described = future.result(timeout=self._timeout + _GRACE_S)
         except (KafkaException, TimeoutError) as exc:
             raise TransientError(f"cannot describe group {group}: {exc}") from exc
         return len(described.members) if described.state == ConsumerGroupState.STABLE else 0

@@ -1,6 +1,6 @@
 """Tiny randomly initialised CLIP and BLIP checkpoints, saved like hub checkpoints into a temp MODEL_CACHE_DIR.
 
-``processors.random_checkpoints`` writes them with ``save_pretrained`` (tokenizers from generated
+``bench.random_checkpoints`` writes them with ``save_pretrained`` (tokenizers from generated
 vocabularies, no downloads), so the processors load them through exactly the code path real weights take.
 Re-export the fixtures in a test module: ``tiny_settings = model_fixtures.tiny_settings`` (and ``tiny_model_cache``).
 """
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from processors.random_checkpoints import save_random_blip, save_random_clip
+from bench.random_checkpoints import save_random_blip, save_random_clip
 from processors.settings import ProcessorSettings
 
 TINY_CLIP = "tiny/clip"

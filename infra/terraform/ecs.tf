@@ -33,6 +33,7 @@ locals {
     KAFKA_TOPIC_PARTITIONS   = tostring(var.kafka_partitions)
     KAFKA_REPLICATION_FACTOR = tostring(local.kafka_replication_factor)
     KAFKA_TOPIC_PREFIX       = var.kafka_topic_prefix
+    CONSUMER_START           = var.consumer_start
     SCHEMA_REGISTRY_URL      = local.schema_registry_url
     DATABASE_URL             = local.database_url
     S3_ENDPOINT_URL          = "https://s3.${local.region}.amazonaws.com"

@@ -196,6 +196,17 @@ variable "kafka_topic_prefix" {
   default     = ""
 }
 
+variable "consumer_start" {
+  description = "CONSUMER_START: where a consumer group with no committed offsets starts - latest (a service joining a running system reads live; history is for `anomaly replay`) or earliest (a first deployment whose producers start first, a rebuild). Groups with committed offsets always continue from them."
+  type        = string
+  default     = "latest"
+
+  validation {
+    condition     = contains(["latest", "earliest"], var.consumer_start)
+    error_message = "consumer_start must be latest or earliest."
+  }
+}
+
 variable "kafka_scram_username" {
   description = "SASL/SCRAM user the services connect with; its password is generated into Secrets Manager."
   type        = string

@@ -17,7 +17,7 @@ from anomaly_core.db import migrate
 from anomaly_core.settings import KafkaSettings, ObjectStoreSettings
 from api import keystore
 from api.auth import Role
-from api.sample_events import anomaly_event
+from bench.sample_events import anomaly_event
 from schemas.records import AnomalyKind, ObjectRef
 from tests.api_harness import (
     PEPPER,

@@ -23,7 +23,7 @@ from anomaly_core.objectstore import ObjectStore
 from anomaly_core.settings import KafkaSettings, ObjectStoreSettings
 from api import keystore
 from api.auth import Role, issue_jwt
-from api.sample_events import anomaly_event
+from bench.sample_events import anomaly_event
 from schemas.records import AnomalyEvent, AnomalyKind, AnomalyState, ObjectRef
 from tests.api_harness import (
     JWT_SECRET,

@@ -126,6 +126,8 @@ def test_app_env_uses_settings_names_and_defaults() -> None:
         assert env[key] == settings_default(key), key
     for key in SAMPLING_ENV:
         assert float(svc["producer"]["environment"][key]) == float(settings_default(key)), key
+    start = re.search(r'Field\("(\w+)", alias="CONSUMER_START"\)', SETTINGS.read_text())
+    assert start and env["CONSUMER_START"] == start.group(1)
     assert env["S3_FRAMES_BUCKET"] == "anomaly-frames"
     assert env["S3_AUDIO_BUCKET"] == "anomaly-audio"
     assert env["S3_EVIDENCE_BUCKET"] == "anomaly-evidence"

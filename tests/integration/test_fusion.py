@@ -16,9 +16,9 @@ import pytest
 from anomaly_core.registry import RegistryClient
 from anomaly_core.serde import AvroSerde
 from anomaly_core.settings import KafkaSettings
+from bench.fusion_scenarios import SCENARIOS, scene
 from fusion_app.codecs import FusionTopics
 from fusion_app.offline import run_offline, with_offsets
-from fusion_app.scenarios import SCENARIOS, scene
 from schemas.records import AnomalyKind, AnomalyState, CaptionScore, DeadLetter, ModelInfo, SourceRef
 from tests.integration._fusion import (
     all_closed,
@@ -212,7 +212,7 @@ def test_backtest_diff_and_replay_through_the_cli(
 def test_a_backlog_gives_the_same_anomalies_as_an_in_memory_run(fusion_kafka: KafkaSettings, tmp_path: Path):
     # Minutes of scores for many cameras, read at once: the consumer fetches each topic partition on its own,
     # the worker still merges them in event time (align.py), so the incidents are those of a time-ordered run.
-    from fusion_app.bench import THROUGHPUT_MIX, scripted
+    from bench.fusion import THROUGHPUT_MIX, scripted
 
     rules, rules_path = fast_rules(tmp_path)
     records = scripted(10, THROUGHPUT_MIX, 5, recent_t0() - 80_000)

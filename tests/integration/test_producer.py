@@ -26,9 +26,10 @@ from anomaly_core.settings import KafkaSettings, ObjectStoreSettings
 from producers.audio import decode_wav
 from producers.pipeline import PipelineOptions
 from producers.runner import build_services, make_pipeline
-from producers.samples import tone_clip, write_clip
+from producers.samples import write_clip
 from producers.sources import ReadOptions, parse_source
 from schemas.records import AudioChunkRef, FrameRef, FrameStage
+from tests.media_fixtures import tone_clip
 
 pytestmark = pytest.mark.integration
 

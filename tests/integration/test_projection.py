@@ -19,13 +19,13 @@ from anomaly_core.registry import RegistryClient
 from anomaly_core.runtime import ServiceSpec
 from anomaly_core.serde import AvroSerde
 from anomaly_core.settings import KafkaSettings
+from bench.fusion_scenarios import SCENARIOS
 from fusion_app.codecs import FusionTopics
 from fusion_app.events import to_event
 from fusion_app.offline import run_offline, with_offsets
 from fusion_app.projection import Projection
 from fusion_app.rebuild import rebuild
 from fusion_app.rules import load_rules
-from fusion_app.scenarios import SCENARIOS
 from schemas.convert import from_avro
 from schemas.records import AnomalyEvent, Evidence
 from tests.integration._streaming import committed_offsets, end_offsets, produce_raw, service_thread, wait_until

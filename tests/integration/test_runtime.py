@@ -271,3 +271,34 @@ def test_a_new_group_joining_a_running_system_starts_at_the_live_end(
     assert echoed, "the service never echoed a live frame"
     assert not history_ids & {f.event_id for f in echoed}, "a new group read the history"
     assert {f.event_id for f in echoed} <= {f.event_id for f in live}
+
+
+def test_with_earliest_a_new_group_reads_the_history_and_a_known_group_goes_on_from_its_offsets(
+    kafka_settings: KafkaSettings, streaming_topics: dict[str, str]
+) -> None:
+    history = _frames(40)
+    _publish(kafka_settings, streaming_topics["in"], history)
+    out = streaming_topics["out"]
+    spec = _echo_spec("echo-earliest", streaming_topics, per_message(lambda m: [Output(out, m.key, m.value)]))
+    with service_thread(spec, kafka_settings.model_copy(update={"consumer_start": "earliest"})):
+        first = _decoded(kafka_settings, out, FrameRef, expect=len(history))
+        wait_until(
+            lambda: (
+                committed_offsets(kafka_settings, spec.group_id, streaming_topics["in"])
+                == end_offsets(kafka_settings, streaming_topics["in"])
+            ),
+            timeout_s=30,
+            what="offsets committed",
+        )
+    assert sorted(f.event_id for f in first) == sorted(f.event_id for f in history)
+    # Published while the group is away; it comes back with `latest` and still reads them (and only them).
+    base = {f: getattr(history[0], f) for f in FrameRef.__slots__}
+    later = [FrameRef(**{**base, "event_id": str(uuid.uuid4()), "seq": 100 + i}) for i in range(10)]
+    _publish(kafka_settings, streaming_topics["in"], later)
+    with service_thread(spec, kafka_settings.model_copy(update={"consumer_start": "latest"})):
+        echoed = _decoded(kafka_settings, out, FrameRef, expect=len(history) + len(later))
+        time.sleep(2)  # anything read twice would be echoed by now
+    serde = AvroSerde(RegistryClient(kafka_settings.schema_registry_url))
+    everything = read_all(kafka_settings, out, expect=len(history) + len(later) + 1, timeout_s=3)
+    echoed = [serde.decode(out, m.value(), FrameRef) for m in everything]
+    assert Counter(f.event_id for f in echoed) == Counter(f.event_id for f in [*history, *later])

@@ -103,6 +103,15 @@ def settings_default(settings_py: str, env_name: str) -> float:
     return float(match.group(1))
 
 
+def test_consumer_start_default_matches_app_settings() -> None:
+    block = re.search(r'variable "consumer_start" \{(.*?)\n\}', (MODULE / "variables.tf").read_text(), re.S)
+    assert block, "variable consumer_start is not declared"
+    default = re.search(r'^\s*default\s*=\s*"(\w+)"\s*$', block.group(1), re.M)
+    setting = re.search(r'Field\("(\w+)", alias="CONSUMER_START"\)', SETTINGS.read_text())
+    assert default and setting and default.group(1) == setting.group(1)
+    assert "CONSUMER_START" in (MODULE / "ecs.tf").read_text()
+
+
 def test_fmt_parses_and_is_canonical(tf_env: dict[str, str]) -> None:
     result = run([TF, "fmt", "-check", "-recursive", "-diff", "-no-color"], MODULE, tf_env)
     assert result.returncode == 0, f"unparsable or unformatted HCL:\n{result.stdout}{result.stderr}"

@@ -8,11 +8,11 @@ from dataclasses import replace
 import pytest
 
 from anomaly_core.errors import ValidationError
+from bench.fusion_scenarios import audio, person, pose, scene
 from fusion_app.fuse import calibrate, calibrate_ratio, fuse
 from fusion_app.observe import Where, observe
 from fusion_app.offline import with_offsets
 from fusion_app.rules import load_rules
-from fusion_app.scenarios import audio, person, pose, scene
 from fusion_app.window import PoseObs, SceneObs, Window, window_of
 from schemas.records import AnomalyKind, Severity
 

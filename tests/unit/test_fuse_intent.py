@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from bench.fusion_scenarios import audio, scene
 from fusion_app.fuse import fuse
 from fusion_app.observe import observe
 from fusion_app.offline import with_offsets
 from fusion_app.rules import load_rules
-from fusion_app.scenarios import audio, scene
 from fusion_app.statecodec import _obs, _unobs
 from fusion_app.window import AudioObs, Window, window_of
 from schemas.records import AnomalyKind, AudioScore, IntentMatch, SceneScore

@@ -6,13 +6,13 @@ import uuid
 
 import pytest
 
+from bench.fusion_scenarios import EXPECTED, SCENARIOS, audio, scene
 from fusion_app.camera import CameraState, idle, step
 from fusion_app.incidents import ANOMALY_NAMESPACE, anomaly_id
 from fusion_app.observe import Where, observe
 from fusion_app.offline import run_offline, with_offsets
 from fusion_app.rules import load_rules
-from fusion_app.scenarios import EXPECTED, SCENARIOS, audio, scene
-from fusion_app.statecodec import StateFormatError, decode_state, encode_state
+from fusion_app.statecodec import StateEncoder, StateFormatError, decode_state
 from fusion_app.window import CaptionObs
 from schemas.records import AnomalyKind, AnomalyState, LineageEntry, ModelInfo
 
@@ -216,7 +216,7 @@ def test_state_survives_a_checkpoint_and_a_restart_gives_the_same_rows():
     placed = with_offsets(SCENARIOS["fall"]("cam-1", T0))
     straight = run_offline(placed, RULES, batch_size=9)
     half = run_offline(placed[:70], RULES, batch_size=9, finish=False)
-    state, outbox = decode_state(encode_state(half.states["cam-1"], [("t", "k", b"\x00\x01")]))
+    state, outbox = decode_state(StateEncoder(cache_size=0).encode(half.states["cam-1"], [("t", "k", b"\x00\x01")]))
     assert state == half.states["cam-1"]
     assert outbox == [("t", "k", b"\x00\x01")]
     # Restart from the checkpoint; the uncommitted tail is redelivered from an earlier offset.

@@ -6,10 +6,10 @@ from dataclasses import replace
 
 import pytest
 
+from bench.fusion_scenarios import person, pose
 from fusion_app.features import falls, limb_speeds, lying_runs, pose_features, tracks
 from fusion_app.observe import Where, observe
 from fusion_app.rules import load_rules
-from fusion_app.scenarios import person, pose
 from fusion_app.window import PoseObs
 from schemas.records import PersonPose
 

@@ -8,9 +8,9 @@ import pytest
 from typer.testing import CliRunner
 
 from anomaly_cli.main import app
-from producers.samples import tone_clip
 from producers.sources import ReadOptions, Restart, SourceCounters, SourceError, parse_source, read_source
 from schemas.records import SourceKind
+from tests.media_fixtures import tone_clip
 
 
 def read_all(src: str, **opts) -> tuple[dict[str, int], SourceCounters]:

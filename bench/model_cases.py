@@ -121,8 +121,8 @@ def _settings(cache_dir: str, threads: int, **extra: Any) -> Any:
 
 def prepare_models(cache_dir: str, threads: int, onnx: bool) -> None:
     """Saves full-size random CLIP/BLIP checkpoints once (kept between runs); exports the ONNX CLIP files."""
+    from bench.random_checkpoints import save_random_blip, save_random_clip
     from processors.clip_loader import load_clip
-    from processors.random_checkpoints import save_random_blip, save_random_clip
 
     root = Path(cache_dir)
     if not (root / CLIP_ID / "config.json").is_file():

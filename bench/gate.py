@@ -80,7 +80,7 @@ def measure_clip(path: Path, settings: Any) -> dict[str, Any]:
 
 
 def run_gate_bench(clips: list[Path], *, pin: bool = True) -> dict[str, Any]:
-    from anomaly_core.bench_infra import pin_to_one_cpu
+    from bench.common import pin_to_one_cpu
 
     settings = gate_settings_from_env()
     pinned = pin_to_one_cpu() if pin else None
@@ -101,7 +101,7 @@ def run_gate_bench(clips: list[Path], *, pin: bool = True) -> dict[str, Any]:
 
 
 def _default_clips() -> list[Path]:
-    from producers.bench import bench_clip
+    from bench.producer import bench_clip
     from producers.samples import generate_samples
 
     samples = generate_samples(SAMPLES_DIR)

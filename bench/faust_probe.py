@@ -1,6 +1,6 @@
 """How fast Faust alone hands the score topics to an agent: the ceiling under the fusion worker's throughput.
 
-``python -m fusion_app.faust_probe TOTAL`` (Kafka settings from the environment, like every command) runs a Faust
+``python -m bench.faust_probe TOTAL`` (Kafka settings from the environment, like every command) runs a Faust
 app with the fusion worker's settings whose agent only acknowledges its batches, reads TOTAL records of the four
 score topics from the beginning under a fresh group, and prints one JSON line: ``{"events": N, "seconds": S,
 "events_per_s": R}`` (first to last record). ``anomaly bench fusion`` runs it on its backlog.

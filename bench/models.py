@@ -1,7 +1,7 @@
 """``anomaly bench models``: per model ms/item at batch 1 and at the best batch, items/s per core, peak RSS.
 
 Each case runs in a fresh spawned process (its peak RSS is its own, as in a deployment where every processor
-is its own process); the measurements themselves are in ``processors.bench_cases``.
+is its own process); the measurements themselves are in ``bench.model_cases``.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def _verdict(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
 def run_model_bench(
     threads: int = 2, repeats: int = 5, only: list[str] | None = None, progress: Any = None
 ) -> dict[str, Any]:
-    from processors.bench_cases import CLIP_ID, prepare_models, run_case
+    from bench.model_cases import CLIP_ID, prepare_models, run_case
 
     result: dict[str, Any] = {"machine": _machine(threads), "models": {}}
     cache_dir = str(_cache_dir())

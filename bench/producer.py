@@ -47,8 +47,8 @@ def run_producer_bench(
 ) -> dict[str, Any]:
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    from anomaly_core.bench_infra import pin_to_one_cpu
     from anomaly_core.settings import KafkaSettings, ObjectStoreSettings
+    from bench.common import pin_to_one_cpu
     from producers.pipeline import PipelineOptions
     from producers.runner import build_services, destinations, make_pipeline
     from producers.sources import ReadOptions, parse_source

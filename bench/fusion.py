@@ -18,7 +18,6 @@ import json
 import os
 import platform
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
 from anomaly_core import admin
@@ -40,15 +38,18 @@ from anomaly_core.registry import RegistryClient
 from anomaly_core.serde import AvroSerde
 from anomaly_core.settings import KafkaSettings
 from anomaly_core.supervisor import ChildSpec, Supervisor, anomaly_command
+from bench.common import TimedPublisher
+from bench.fusion_scenarios import SCENARIOS, ScoreRecord
+from bench.pgschema import private_schema
+from devstack.ports import free_port
 from fusion_app.codecs import FusionTopics
 from fusion_app.offline import run_offline, with_offsets
-from fusion_app.pgschema import private_schema
 from fusion_app.reader import read_range
 from fusion_app.rules import Rules
-from fusion_app.scenarios import SCENARIOS, ScoreRecord
 from schemas.records import AnomalyEvent
 
 Progress = Callable[[str, int, int], None]
+Sent = tuple[str, bytes, bytes]  # (topic, key, value)
 #: Mix of situations per camera: mostly ordinary, every few blocks an incident.
 THROUGHPUT_MIX = ("normal", "noise", "fall", "normal", "help", "noise", "fire", "normal", "fight", "noise")
 LATENCY_MIX = ("fall", "help", "fire", "fight")
@@ -62,7 +63,7 @@ class FusionBenchResult:
     partitions: int
     throughput_events_per_s: float
     throughput_seconds: float
-    # Faust alone on the same backlog: an agent that only acknowledges (fusion_app/faust_probe.py).
+    # Faust alone on the same backlog: an agent that only acknowledges (bench/faust_probe.py).
     faust_noop_events_per_s: float
     anomalies_in_throughput_run: int
     same_anomalies_as_in_memory_run: bool
@@ -107,42 +108,15 @@ def scripted(
     return records
 
 
-class _Publisher:
-    """Produces score records and remembers when each one was handed over, by (topic, partition, offset)."""
-
-    def __init__(self, kafka: KafkaSettings, serde: AvroSerde, topics: FusionTopics) -> None:
-        self.producer = Producer({**kafka.client_config(), "linger.ms": 5, "enable.idempotence": True})
-        self.serde = serde
-        self.topic_of = {"PoseScore": topics.pose, "SceneScore": topics.scene, "AudioScore": topics.audio}
-        self.produced_at: dict[tuple[str, int, int], float] = {}
-
-    def prepare(self, records: list[ScoreRecord]) -> list[tuple[float, tuple[str, bytes, bytes]]]:
-        """(event time in seconds, (topic, key, value)) of each record, encoded."""
-        out = []
-        for record in records:
-            topic = self.topic_of[type(record).__name__]
-            value = self.serde.encode(topic, record)
-            out.append((record.event_time.timestamp(), (topic, record.camera_id.encode(), value)))
-        return out
-
-    def send(self, item: tuple[str, bytes, bytes]) -> None:
-        topic, key, value = item
-        handed = time.time()
-
-        def done(err: Any, msg: Any) -> None:
-            if err is None:
-                self.produced_at[(msg.topic(), msg.partition(), msg.offset())] = handed
-
-        while True:
-            try:
-                self.producer.produce(topic, value=value, key=key, on_delivery=done)
-                break
-            except BufferError:
-                self.producer.poll(0.05)
-        self.producer.poll(0)
-
-    def flush(self) -> None:
-        self.producer.flush(60)
+def encoded(publisher: TimedPublisher, topics: FusionTopics, records: list[ScoreRecord]) -> list[tuple[float, Sent]]:
+    """(event time in seconds, (topic, key, value)) of each record, encoded."""
+    topic_of = {"PoseScore": topics.pose, "SceneScore": topics.scene, "AudioScore": topics.audio}
+    out = []
+    for record in records:
+        topic = topic_of[type(record).__name__]
+        value = publisher.encode(topic, record)
+        out.append((record.event_time.timestamp(), (topic, record.camera_id.encode(), value)))
+    return out
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -207,14 +181,14 @@ def _throughput(k1: KafkaSettings, rules: Rules, events: int, cameras: int, say:
     partitions = create_topics(k1)
     records = scripted(cameras, THROUGHPUT_MIX, blocks, int(time.time() * 1000) - blocks * BLOCK_MS - 60_000)
     with RegistryClient(k1.schema_registry_url) as registry:
-        publisher = _Publisher(k1, AvroSerde(registry), t1)
-        for i, (_, item) in enumerate(publisher.prepare(records)):
-            publisher.send(item)
+        publisher = TimedPublisher(k1, AvroSerde(registry), client_id="bench-fusion")
+        for i, (_, item) in enumerate(encoded(publisher, t1, records)):
+            publisher.send(*item)
             if i % 5000 == 0:
                 say("produce backlog", i, len(records))
-        publisher.flush()
+        publisher.flush(60)
     say("drain backlog", 0, len(records))
-    port = _free_port()
+    port = free_port()
     env = _env(k1, FUSION_METRICS_PORT=str(port))
     with tempfile.TemporaryDirectory(prefix="bench-fusion-") as logs, Supervisor(Path(logs), env) as services:
         services.start(ChildSpec("fusion", anomaly_command("fusion", "worker")))
@@ -231,7 +205,7 @@ def _throughput(k1: KafkaSettings, rules: Rules, events: int, cameras: int, say:
 
 def _faust_alone(kafka: KafkaSettings, total: int) -> float:
     """Events/s Faust hands to an agent that does nothing but acknowledge, on the same backlog."""
-    probe = [sys.executable, "-m", "fusion_app.faust_probe", str(total)]
+    probe = [sys.executable, "-m", "bench.faust_probe", str(total)]
     done = subprocess.run(probe, env=_env(kafka), capture_output=True, text=True, timeout=600, check=False)
     found = re.findall(r'\{"events".*?\}', done.stdout)  # Faust's worker writes terminal escapes on the line too
     if done.returncode != 0 or not found:
@@ -252,16 +226,16 @@ def _latency(k2: KafkaSettings, dsn: str, cameras: int, say: Progress) -> tuple[
             t0 = int(time.time() * 1000) + 1000
             # Two incidents per camera, 25 s apart (past the first one's cooldown), starts spread over 10 s.
             live_records = scripted(cameras, LATENCY_MIX, 2, t0, stagger_ms=10_000, block_ms=25_000)
-            publisher = _Publisher(k2, AvroSerde(registry), t2)
-            prepared = publisher.prepare(live_records)  # encoded up front: the paced loop only hands records over
+            publisher = TimedPublisher(k2, AvroSerde(registry), client_id="bench-fusion")
+            prepared = encoded(publisher, t2, live_records)  # up front: the paced loop only hands records over
             for i, (when_s, item) in enumerate(prepared):
                 wait = when_s - time.time()
                 if wait > 0:
                     time.sleep(wait)
-                publisher.send(item)
+                publisher.send(*item)
                 if i % 1000 == 0:
                     say("produce live", i, len(prepared))
-            publisher.flush()
+            publisher.flush(60)
             time.sleep(3.0)
             failed = [c.name for c in services.failures()]
             if failed:
@@ -280,12 +254,6 @@ def _env(kafka: KafkaSettings, **extra: str) -> dict[str, str]:
         "LOG_LEVEL": "WARNING",
         **extra,
     }
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _consumed(port: int) -> float | None:

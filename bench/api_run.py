@@ -1,4 +1,4 @@
-"""The measurements behind ``anomaly bench api`` (see ``api/bench.py`` for what is measured and how)."""
+"""The measurements behind ``anomaly bench api`` (see ``bench/api.py`` for what is measured and how)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import contextlib
 import os
 import platform
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -24,10 +23,14 @@ from rich.console import Console
 from rich.progress import Progress
 
 from anomaly_core.settings import DatabaseSettings, KafkaSettings
-from api import bench_data, keystore, queries
+from api import keystore, queries
 from api.auth import Role
 from api.live import client_config
 from api.queries import AnomalyFilter
+from bench import api_data
+from bench.common import TimedPublisher
+from bench.sample_events import anomaly_event
+from devstack.ports import free_port
 
 LIST_TARGET_MS = 50.0
 FANOUT_TARGET_MS = 250.0
@@ -101,12 +104,12 @@ def run(cfg: BenchConfig) -> dict[str, Any]:
 
 
 def _dataset(base_dsn: str, cfg: BenchConfig, progress: Progress) -> tuple[str, datetime]:
-    dsn = bench_data.ensure_database(base_dsn, bench_data.bench_database_name(base_dsn), fresh=cfg.fresh)
-    if cfg.fresh or bench_data.row_count(dsn) != cfg.rows:
+    dsn = api_data.ensure_database(base_dsn, api_data.bench_database_name(base_dsn), fresh=cfg.fresh)
+    if cfg.fresh or api_data.row_count(dsn) != cfg.rows:
         task = progress.add_task(f"COPY {cfg.rows:,} anomalies", total=cfg.rows)
-        bench_data.load(dsn, cfg.rows, advance=lambda n: progress.advance(task, n))
+        api_data.load(dsn, cfg.rows, advance=lambda n: progress.advance(task, n))
         progress.remove_task(task)
-    return dsn, bench_data.newest_start(dsn)
+    return dsn, api_data.newest_start(dsn)
 
 
 def _api_key(dsn: str) -> str:
@@ -118,16 +121,9 @@ def _api_key(dsn: str) -> str:
 # --- the API process ----------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
 def _api_process(dsn: str, prefix: str, clients: int) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": dsn,
@@ -173,7 +169,7 @@ def _wait_ready(base_url: str, proc: subprocess.Popen[bytes]) -> None:
 
 
 def _scenarios(newest: datetime, rng: random.Random) -> dict[str, tuple[dict[str, str], AnomalyFilter]]:
-    camera = rng.choice(bench_data.CAMERAS)
+    camera = rng.choice(api_data.CAMERAS)
     since = newest - timedelta(days=rng.uniform(1, 28))
     until = since + timedelta(hours=1)
     return {
@@ -273,28 +269,21 @@ class _Publisher:
     """Produces AnomalyEvents from its own thread, noting the wall time just before each ``produce``."""
 
     def __init__(self, kafka: KafkaSettings, topic: str) -> None:
-        from anomaly_core.producer import ReliableProducer
         from anomaly_core.registry import RegistryClient
         from anomaly_core.serde import AvroSerde
 
         self._topic = topic
-        self._serde = AvroSerde(RegistryClient(kafka.schema_registry_url))
-        self._producer = ReliableProducer(kafka, client_id="bench-api")
+        self._timed = TimedPublisher(kafka, AvroSerde(RegistryClient(kafka.schema_registry_url)), client_id="bench-api")
         self.sent_at: dict[str, float] = {}
 
     def publish(self, camera: str, severity: str = "HIGH") -> str:
-        from anomaly_core.producer import Delivery
-        from api.sample_events import anomaly_event
-
         event = anomaly_event(camera, severity)
-        value = self._serde.encode(self._topic, event)
-        self.sent_at[event.anomaly_id] = time.time()
-        self._producer.send(Delivery(self._topic, camera.encode(), value))
-        self._producer.raw.poll(0)
+        value = self._timed.encode(self._topic, event)
+        self.sent_at[event.anomaly_id] = self._timed.send(self._topic, camera.encode(), value)
         return event.anomaly_id
 
     def flush(self) -> None:
-        self._producer.flush(10)
+        self._timed.flush(10)
 
 
 def _fanout_bench(

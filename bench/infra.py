@@ -25,6 +25,7 @@ from anomaly_core.registry import RegistryClient
 from anomaly_core.serde import AvroSerde
 from anomaly_core.settings import KafkaSettings
 from anomaly_core.topics import SCORES_POSE
+from bench.common import pin_to_one_cpu
 from schemas.records import Keypoint, ModelInfo, ObjectRef, PoseScore, SourceRef
 
 _T0 = datetime(2024, 5, 17, 8, 30, tzinfo=UTC)
@@ -81,16 +82,6 @@ def pose_events(n: int, cameras: int = 8) -> list[PoseScore]:
             )
         )
     return events
-
-
-def pin_to_one_cpu(cpu: int | None = None) -> int | None:
-    """Pins this thread, and the threads it starts later, to one CPU (the last one by default)."""
-    if not hasattr(os, "sched_setaffinity"):
-        return None
-    allowed = sorted(os.sched_getaffinity(0))
-    chosen = allowed[-1] if cpu is None else cpu
-    os.sched_setaffinity(0, {chosen})
-    return chosen
 
 
 def run_infra_bench(

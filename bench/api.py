@@ -30,7 +30,7 @@ def bench_api(
 ) -> None:
     """API: list query p99 over ROWS anomalies and WebSocket fan-out p99 to CLIENTS sockets."""
     from anomaly_core.logs import configure_logging
-    from api.bench_run import BenchConfig, run
+    from bench.api_run import BenchConfig, run
 
     configure_logging("WARNING")
     result = run(BenchConfig(rows=rows, requests=requests, clients=clients, events=events, rate=rate, fresh=fresh))
