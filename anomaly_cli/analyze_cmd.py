@@ -20,7 +20,7 @@ import time
 from datetime import UTC, datetime
 from enum import IntEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -441,23 +441,16 @@ def _run_env() -> dict[str, str]:
     return {"LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"), "CONSUMER_START": "earliest"}
 
 
-def _admin(kafka: KafkaSettings) -> Any:
-    from confluent_kafka.admin import AdminClient
-
-    from anomaly_core.kafka_logs import client_logger
-
-    conf: dict[str, Any] = {**kafka.client_config(), "logger": client_logger()}
-    return AdminClient(conf)
-
-
 def _create_topics(kafka: KafkaSettings, prefix: str) -> None:
     from confluent_kafka import KafkaException
 
-    from anomaly_core.admin import create_topics
+    from anomaly_core.admin import admin_client, create_topics
+    from anomaly_core.kafka_logs import client_logger
     from anomaly_core.topics import build_catalog
 
     try:
-        create_topics(_admin(kafka), build_catalog(kafka, prefix=prefix), replication=kafka.replication_factor)
+        admin = admin_client(kafka, logger=client_logger())
+        create_topics(admin, build_catalog(kafka, prefix=prefix), replication=kafka.replication_factor)
     except KafkaException as exc:
         raise _PlatformError(f"could not create the topics under prefix {prefix!r}: {exc}") from exc
 
@@ -466,9 +459,10 @@ def _delete_run(kafka: KafkaSettings, prefix: str, groups: list[str]) -> None:
     """Drops a finished run's topics and consumer groups; its anomalies stay in the PostgreSQL projection."""
     from confluent_kafka import KafkaException
 
-    from anomaly_core.admin import delete_topics
+    from anomaly_core.admin import admin_client, delete_topics
+    from anomaly_core.kafka_logs import client_logger
 
-    admin = _admin(kafka)
+    admin = admin_client(kafka, logger=client_logger())
     try:
         delete_topics(admin, [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix)])
         if groups:

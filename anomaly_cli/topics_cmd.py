@@ -47,16 +47,11 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _admin(kafka: KafkaSettings) -> Any:
-    import logging
+    from anomaly_core.admin import admin_client
+    from anomaly_core.kafka_logs import silent_logger
 
-    from confluent_kafka.admin import AdminClient
-
-    # librdkafka prints its own housekeeping lines to stderr; route them to a logger nobody listens to.
-    quiet = logging.getLogger("anomaly.topics.librdkafka")
-    quiet.propagate = False
-    quiet.addHandler(logging.NullHandler())
-    conf: dict[str, Any] = {**kafka.client_config(), "logger": quiet}
-    return AdminClient(conf)
+    # librdkafka prints its own housekeeping lines to stderr; the command reports the outcome itself.
+    return admin_client(kafka, logger=silent_logger("anomaly.topics.librdkafka"))
 
 
 def _retention(ms: int | None) -> str:

@@ -1,14 +1,33 @@
-"""Topic administration with confluent-kafka's AdminClient: idempotent create, describe, delete."""
+"""Topic administration with confluent-kafka's AdminClient: the one way to build one, idempotent create, describe,
+delete."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from anomaly_core.topics import TopicSpec
 
+if TYPE_CHECKING:
+    from confluent_kafka.admin import AdminClient
+
+    from anomaly_core.settings import KafkaSettings
+
 _TIMEOUT_S = 30.0
+
+
+def admin_client(kafka: KafkaSettings | Mapping[str, Any], *, logger: logging.Logger | None = None) -> AdminClient:
+    """An AdminClient for ``kafka`` (the settings, or a ready librdkafka config). Its log lines go to ``logger``
+    when one is given: ``kafka_logs.client_logger()`` for one line per broker outage, ``kafka_logs.silent_logger``
+    for none; without one, librdkafka's own (stderr, or the config's ``logger``)."""
+    from confluent_kafka.admin import AdminClient
+
+    conf: dict[str, Any] = dict(kafka) if isinstance(kafka, Mapping) else dict(kafka.client_config())
+    if logger is not None:
+        conf["logger"] = logger
+    return AdminClient(conf)
 
 
 @dataclass(frozen=True)

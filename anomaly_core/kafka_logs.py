@@ -58,6 +58,16 @@ def client_logger(name: str = "anomaly.librdkafka", quiet_s: float = 60.0) -> lo
     return logger
 
 
+def silent_logger(name: str) -> logging.Logger:
+    """A client ``logger`` that drops every line: librdkafka's housekeeping where the caller reports the outcome
+    itself (``anomaly topics``, the stack's health probes)."""
+    logger = logging.getLogger(name)
+    if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        logger.addHandler(logging.NullHandler())
+    logger.propagate = False
+    return logger
+
+
 class BrokerWatch:
     """Whether the broker answers, as seen by a loop that asks it now and then; says so once per change.
 

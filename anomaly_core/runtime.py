@@ -30,7 +30,7 @@ from typing import Any, Generic, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
-from anomaly_core.backoff import Backoff
+from anomaly_core.backoff import Backoff, Retry
 from anomaly_core.dlq import dead_letter, dlq_topic
 from anomaly_core.errors import DecodeError, PermanentError, TransientError
 from anomaly_core.kafka_logs import client_logger
@@ -247,20 +247,23 @@ class _Service:
         for topic, n in Counter(r.topic() for r in records).items():
             self.metrics.consumed.labels(self.spec.name, topic).inc(n)
         items = [_Item(r) for r in records]
-        backoff = Backoff(self.spec.backoff_initial_s, self.spec.backoff_max_s)
-        while True:
+
+        def advance() -> None:
+            nonlocal items
             items = [it for it in items if (it.raw.topic(), it.raw.partition()) not in self.revoked]
-            try:
-                self._advance(items)
-                break
-            except TransientError as exc:
-                if self._giving_up():
-                    log.error("stopping with a batch of %d records unfinished: %s", len(items), exc)
-                    return
-                delay = backoff.next_delay()
-                self.metrics.retries.labels(self.spec.name, type(exc).__name__).inc()
-                log.warning("transient failure, retrying %d records in %.2fs: %s", len(items), delay, exc)
-                self._wait(delay)
+            self._advance(items)
+
+        def retrying(exc: Exception, delay: float) -> None:
+            self.metrics.retries.labels(self.spec.name, type(exc).__name__).inc()
+            log.warning("transient failure, retrying %d records in %.2fs: %s", len(items), delay, exc)
+
+        backoff = Backoff(self.spec.backoff_initial_s, self.spec.backoff_max_s)
+        retry = Retry(retrying, backoff, give_up=lambda exc: exc if self._giving_up() else None, wait=self._wait)
+        try:
+            retry.call(advance)
+        except TransientError as exc:  # given up: stopping
+            log.error("stopping with a batch of %d records unfinished: %s", len(items), exc)
+            return
         self._store_offsets(items)
         if self.paused:
             self.consumer.resume(self.consumer.assignment())

@@ -113,8 +113,10 @@ class Services:
         """Fetches cluster metadata; raises when no broker answers in time (runs in a worker thread)."""
         from confluent_kafka.admin import AdminClient
 
+        from anomaly_core.admin import admin_client
+
         if self._admin is None:
-            self._admin = AdminClient(client_config(self.settings.kafka))
+            self._admin = admin_client(client_config(self.settings.kafka))
         assert isinstance(self._admin, AdminClient)
         self._admin.list_topics(timeout=timeout_s)
 

@@ -22,6 +22,7 @@ from psycopg.rows import dict_row
 from rich.console import Console
 from rich.progress import Progress
 
+from anomaly_core.admin import admin_client
 from anomaly_core.settings import DatabaseSettings, KafkaSettings
 from api import keystore, queries
 from api.auth import Role
@@ -247,22 +248,20 @@ def _timed_sql(conn: psycopg.Connection, flt: AnomalyFilter) -> float:
 
 
 def _create_topic(kafka: KafkaSettings, prefix: str) -> str:
-    from confluent_kafka.admin import AdminClient, NewTopic
+    from confluent_kafka.admin import NewTopic
 
     from anomaly_core.topics import ANOMALIES, topic_name
 
     topic = topic_name(ANOMALIES, prefix)
-    admin = AdminClient(client_config(kafka))
+    admin = admin_client(client_config(kafka))
     new = NewTopic(topic, num_partitions=kafka.topic_partitions, replication_factor=kafka.replication_factor)
     admin.create_topics([new])[topic].result(30)
     return topic
 
 
 def _delete_topic(kafka: KafkaSettings, topic: str) -> None:
-    from confluent_kafka.admin import AdminClient
-
     with contextlib.suppress(Exception):
-        AdminClient(client_config(kafka)).delete_topics([topic])[topic].result(30)
+        admin_client(client_config(kafka)).delete_topics([topic])[topic].result(30)
 
 
 class _Publisher:

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from confluent_kafka.admin import AdminClient
 
 from anomaly_core import admin
 from anomaly_core import topics as catalog
@@ -85,12 +84,12 @@ class FusionBenchResult:
 def create_topics(kafka: KafkaSettings) -> int:
     """The catalog's topics under ``kafka.topic_prefix`` (the fusion changelog included); the partition count."""
     specs = catalog.build_catalog(kafka, prefix=kafka.topic_prefix)
-    admin.create_topics(AdminClient({**kafka.client_config()}), specs, replication=kafka.replication_factor)
+    admin.create_topics(admin.admin_client(kafka), specs, replication=kafka.replication_factor)
     return specs[0].partitions
 
 
 def delete_topics(kafka: KafkaSettings) -> None:
-    client = AdminClient({**kafka.client_config()})
+    client = admin.admin_client(kafka)
     admin.delete_topics(client, [t for t in client.list_topics(timeout=10).topics if t.startswith(kafka.topic_prefix)])
 
 

@@ -18,8 +18,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import NewTopic
 
+from anomaly_core.admin import admin_client
 from anomaly_core.producer import producer_config
 from anomaly_core.registry import RegistryClient
 from anomaly_core.serde import AvroSerde
@@ -97,7 +98,7 @@ def run_infra_bench(
     pinned = pin_to_one_cpu(cpu) if pin else None
     report = progress or (lambda _phase, _done: None)
     topic = f"bench.{uuid.uuid4().hex[:8]}.{SCORES_POSE}"
-    admin = AdminClient(dict(kafka.client_config()))
+    admin = admin_client(kafka)
     admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=kafka.replication_factor)])[topic].result(
         30
     )

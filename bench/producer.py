@@ -45,8 +45,9 @@ def bench_clip(seconds: float, fps: int, width: int = 1280, height: int = 720) -
 def run_producer_bench(
     *, seconds: float = 10.0, fps: int = 30, cpu: int | None = None, pin: bool = True, audio: bool = True
 ) -> dict[str, Any]:
-    from confluent_kafka.admin import AdminClient, NewTopic
+    from confluent_kafka.admin import NewTopic
 
+    from anomaly_core.admin import admin_client
     from anomaly_core.settings import KafkaSettings, ObjectStoreSettings
     from bench.common import pin_to_one_cpu
     from producers.pipeline import PipelineOptions
@@ -59,7 +60,7 @@ def run_producer_bench(
     kafka = KafkaSettings().model_copy(update={"topic_prefix": f"bench.{run_id}."})
     bucket = f"anomaly-bench-{run_id}"
     store_settings = ObjectStoreSettings().model_copy(update={"frames_bucket": bucket, "audio_bucket": bucket})
-    admin = AdminClient(dict(kafka.client_config()))
+    admin = admin_client(kafka)
     dest = destinations(kafka, store_settings)
     topics = [dest.frames_topic, dest.audio_topic]
     services = None

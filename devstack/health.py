@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 import time
 import uuid
 from typing import Any
 
+from anomaly_core.admin import admin_client
+from anomaly_core.kafka_logs import silent_logger
+
 HEALTH_TOPIC = "_anomaly.stack.health"
-_QUIET = logging.getLogger("devstack.librdkafka")
-_QUIET.addHandler(logging.NullHandler())
-_QUIET.propagate = False
 
 
 class ProbeError(Exception):
@@ -19,16 +18,15 @@ class ProbeError(Exception):
 
 def _kafka_conf(conf: dict[str, str]) -> dict[str, Any]:
     # librdkafka logs every refused connection to stderr; during start-up those are expected noise.
-    return {**conf, "logger": _QUIET}
+    return {**conf, "logger": silent_logger("devstack.librdkafka")}
 
 
 def kafka_metadata(conf: dict[str, str], timeout_s: float) -> int:
     """Broker metadata; returns the number of brokers."""
     from confluent_kafka import KafkaException
-    from confluent_kafka.admin import AdminClient
 
     try:
-        metadata = AdminClient(_kafka_conf(conf)).list_topics(timeout=timeout_s)
+        metadata = admin_client(_kafka_conf(conf)).list_topics(timeout=timeout_s)
     except KafkaException as exc:
         raise ProbeError(f"no metadata: {exc.args[0]}") from exc
     if not metadata.brokers:
@@ -39,10 +37,10 @@ def kafka_metadata(conf: dict[str, str], timeout_s: float) -> int:
 def kafka_round_trip(conf: dict[str, str], timeout_s: float, replication: int = 1) -> None:
     """Creates the health topic if needed, produces a unique value and reads it back."""
     from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
-    from confluent_kafka.admin import AdminClient, NewTopic
+    from confluent_kafka.admin import NewTopic
 
     deadline = time.monotonic() + timeout_s
-    admin = AdminClient(_kafka_conf(conf))
+    admin = admin_client(_kafka_conf(conf))
     try:
         if HEALTH_TOPIC not in admin.list_topics(timeout=timeout_s).topics:
             new = NewTopic(HEALTH_TOPIC, 1, replication, config={"retention.ms": "3600000"})

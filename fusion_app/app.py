@@ -22,7 +22,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
-from anomaly_core.backoff import Backoff
+from anomaly_core.backoff import Retry
 from anomaly_core.errors import TransientError
 from anomaly_core.kafka_logs import client_logger
 from anomaly_core.metrics import RuntimeMetrics, start_metrics_server
@@ -41,6 +41,10 @@ from fusion_app.rules import Rules
 from fusion_app.settings import FusionSettings
 
 log = logging.getLogger(__name__)
+
+
+class _UndeliveredError(Exception):
+    """Some deliveries of a batch failed: sent again after a backoff."""
 
 
 class ConfluentFetcher:
@@ -273,9 +277,10 @@ class FusionWorker:
         """Sends and waits for every acknowledgement, retrying failures with backoff (the consumer is paused)."""
         if not deliveries:
             return
-        backoff = Backoff()
         todo = deliveries
-        while True:
+
+        def send() -> None:
+            nonlocal todo
             for d in todo:
                 self.producer.send(d)
             try:
@@ -283,14 +288,20 @@ class FusionWorker:
             except TransientError as exc:
                 failed = [d for d in todo if not d.acked]
                 log.warning("%s", exc)
-            if not failed:
-                break
-            if self.stop.is_set() and backoff.attempt >= 3:
-                raise TransientError(f"{len(failed)} records undelivered at shutdown")
-            delay = backoff.next_delay()
-            log.warning("%d deliveries failed, retrying in %.2fs", len(failed), delay)
-            self._keep_alive(delay)
-            todo = failed
+            if failed:
+                todo = failed
+                raise _UndeliveredError(f"{len(failed)} records undelivered")
+
+        def give_up(exc: Exception) -> BaseException | None:
+            if self.stop.is_set() and retry.backoff.attempt >= 3:
+                return TransientError(f"{len(todo)} records undelivered at shutdown")
+            return None
+
+        def retrying(_exc: Exception, delay: float) -> None:
+            log.warning("%d deliveries failed, retrying in %.2fs", len(todo), delay)
+
+        retry = Retry(retrying, on=(_UndeliveredError,), give_up=give_up, wait=self._keep_alive)
+        retry.call(send)
         self._resume()
 
     def _keep_alive(self, timeout_s: float = 0.0) -> None:

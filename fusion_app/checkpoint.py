@@ -11,11 +11,11 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from anomaly_core.admin import admin_client
 from anomaly_core.errors import TransientError
 from anomaly_core.producer import Delivery
 from anomaly_core.settings import KafkaSettings
@@ -79,8 +79,7 @@ def partition_count(admin: AdminClient, topic: str, wait_s: float = 15.0) -> int
 
 def ensure_state_topic(kafka: KafkaSettings, state_topic: str, input_topics: list[str]) -> int:
     """Checks that the inputs are co-partitioned and the changelog matches them (creating it if missing)."""
-    config: dict[str, Any] = {**kafka.client_config()}
-    admin = AdminClient(config)
+    admin = admin_client(kafka)
     counts = {t: partition_count(admin, t) for t in input_topics}
     missing = [t for t, n in counts.items() if n is None]
     if missing:

@@ -32,8 +32,7 @@ from aiokafka.helpers import create_ssl_context
 from faust.types import TP as KafkaTP  # noqa: N811
 from faust.types import EventT
 
-from anomaly_core.backoff import Backoff
-from anomaly_core.errors import TransientError
+from anomaly_core.backoff import Retry
 from anomaly_core.metrics import RuntimeMetrics, start_metrics_server
 from anomaly_core.producer import Delivery
 from anomaly_core.registry import RegistryClient
@@ -193,15 +192,12 @@ class Fusion:
     async def _read(self, raws: list[Raw]) -> tuple[list[Any], list[Delivery]]:
         """Decoded records and dead letters; waits out registry outages. Decoding runs on the event loop: the
         group heartbeats live in Faust's consumer thread, and a thread hop per batch cost more than it saved."""
-        backoff = Backoff()
-        while True:
-            try:
-                return self.engine.read(raws)
-            except TransientError as exc:
-                delay = backoff.next_delay()
-                self.metrics.retries.labels(SERVICE, "registry").inc()
-                log.warning("cannot read the batch yet (%s); retrying in %.2fs", exc, delay)
-                await asyncio.sleep(delay)
+
+        def retrying(exc: Exception, delay: float) -> None:
+            self.metrics.retries.labels(SERVICE, "registry").inc()
+            log.warning("cannot read the batch yet (%s); retrying in %.2fs", exc, delay)
+
+        return await Retry(retrying).call_async(lambda: self.engine.read(raws))
 
     # --- publishing ---------------------------------------------------------------------------------------------
 

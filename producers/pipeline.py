@@ -23,8 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from anomaly_core.backoff import Backoff
-from anomaly_core.errors import TransientError
+from anomaly_core.backoff import Backoff, Retry, give_up_after
 from anomaly_core.objectstore import ObjectStore, sha256_hex
 from producers.audio import TARGET_CHANNELS, TARGET_RATE, AudioChunk, AudioChunker, Resampler, encode_wav
 from producers.jobqueue import DropPolicy, JobQueue
@@ -257,32 +256,33 @@ class CameraPipeline:
 
     def _store(self, job: Job) -> _Stored:
         bucket, key, data, content_type = self._encode(job)
-        backoff = Backoff(initial_s=0.2, max_s=5.0)
-        first_failure: float | None = None
-        while True:
+        started = time.monotonic()
+
+        def put() -> ObjectRef:
+            nonlocal started
             started = time.monotonic()
-            try:
-                ref = self.store.put(bucket, key, data, content_type)
-            except TransientError as exc:
-                now = time.monotonic()
-                first_failure = first_failure or now
-                if now - first_failure > self.opts.store_timeout_s:
-                    raise StoreUnavailableError(
-                        f"object store unavailable for {self.opts.store_timeout_s:.0f}s: {exc}"
-                    ) from exc
-                self.stats.add(upload_retries=1)
-                self.metrics.upload_retries.inc()
-                delay = backoff.next_delay()
-                log.warning("store put %s/%s failed (%s); retrying in %.2fs", bucket, key, exc, delay)
-                if self.stop.wait(delay):
-                    raise StoppedError from exc
-                continue
-            took = time.monotonic() - started
-            self.stats.add(bytes_stored=len(data), upload_seconds_total=took)
-            self.metrics.upload_seconds.labels(self.opts.camera_id, job.kind).observe(took)
-            self.metrics.bytes_stored.labels(self.opts.camera_id, job.kind).inc(len(data))
-            self.metrics.object_size.labels(self.opts.camera_id, job.kind).observe(len(data))
-            return _Stored(job, ref)
+            return self.store.put(bucket, key, data, content_type)
+
+        def unavailable(exc: Exception) -> StoreUnavailableError:
+            return StoreUnavailableError(f"object store unavailable for {self.opts.store_timeout_s:.0f}s: {exc}")
+
+        def retrying(exc: Exception, delay: float) -> None:
+            self.stats.add(upload_retries=1)
+            self.metrics.upload_retries.inc()
+            log.warning("store put %s/%s failed (%s); retrying in %.2fs", bucket, key, exc, delay)
+
+        def wait(delay: float) -> None:
+            if self.stop.wait(delay):
+                raise StoppedError
+
+        give_up = give_up_after(self.opts.store_timeout_s, unavailable, from_first_failure=True)
+        ref = Retry(retrying, Backoff(initial_s=0.2, max_s=5.0), give_up=give_up, wait=wait).call(put)
+        took = time.monotonic() - started
+        self.stats.add(bytes_stored=len(data), upload_seconds_total=took)
+        self.metrics.upload_seconds.labels(self.opts.camera_id, job.kind).observe(took)
+        self.metrics.bytes_stored.labels(self.opts.camera_id, job.kind).inc(len(data))
+        self.metrics.object_size.labels(self.opts.camera_id, job.kind).observe(len(data))
+        return _Stored(job, ref)
 
     # --- publish (calling thread) -------------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from confluent_kafka import KafkaException
 
-from anomaly_core.backoff import Backoff
+from anomaly_core.backoff import Backoff, Retry, give_up_after
 from anomaly_core.errors import TransientError
 from anomaly_core.producer import Delivery, ReliableProducer
 from anomaly_core.serde import AvroSerde
@@ -138,19 +138,14 @@ class RefPublisher:
             raise KafkaUnavailableError(f"Kafka refused a record for {delivery.topic}: {sent.failed}")
 
     def _retry(self, fn: Callable[[], Any], what: str) -> Any:
-        backoff = Backoff(initial_s=0.5, max_s=10.0)
-        deadline = time.monotonic() + self.timeout_s
-        while True:
-            try:
-                return fn()
-            except TransientError as exc:
-                if time.monotonic() >= deadline:
-                    raise KafkaUnavailableError(
-                        f"schema registry unavailable for {self.timeout_s:.0f}s ({what}): {exc}"
-                    ) from exc
-                delay = backoff.next_delay()
-                log.warning("%s failed (%s); retrying in %.1fs", what, exc, delay)
-                time.sleep(delay)
+        def unavailable(exc: Exception) -> KafkaUnavailableError:
+            return KafkaUnavailableError(f"schema registry unavailable for {self.timeout_s:.0f}s ({what}): {exc}")
+
+        def retrying(exc: Exception, delay: float) -> None:
+            log.warning("%s failed (%s); retrying in %.1fs", what, exc, delay)
+
+        retry = Retry(retrying, Backoff(initial_s=0.5, max_s=10.0), give_up=give_up_after(self.timeout_s, unavailable))
+        return retry.call(fn)
 
     def close(self) -> None:
         self.flush()

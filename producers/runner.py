@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from dataclasses import dataclass, field
 
-from anomaly_core.backoff import Backoff
+from anomaly_core.backoff import Backoff, Retry, give_up_after
 from anomaly_core.errors import TransientError
 from anomaly_core.objectstore import ObjectStore
 from anomaly_core.registry import RegistryClient
@@ -46,19 +45,18 @@ def destinations(kafka: KafkaSettings, store: ObjectStoreSettings) -> Destinatio
 
 def ensure_buckets(store: ObjectStore, buckets: list[str], timeout_s: float) -> None:
     """Creates the buckets, retrying while the store is unreachable (up to ``timeout_s``)."""
-    backoff = Backoff(initial_s=0.5, max_s=5.0)
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            for bucket in buckets:
-                store.ensure_bucket(bucket)
-            return
-        except TransientError as exc:
-            if time.monotonic() >= deadline:
-                raise StoreUnavailableError(f"object store unavailable for {timeout_s:.0f}s: {exc}") from exc
-            delay = backoff.next_delay()
-            log.warning("object store not ready (%s); retrying in %.1fs", exc, delay)
-            time.sleep(delay)
+
+    def create() -> None:
+        for bucket in buckets:
+            store.ensure_bucket(bucket)
+
+    def unavailable(exc: Exception) -> StoreUnavailableError:
+        return StoreUnavailableError(f"object store unavailable for {timeout_s:.0f}s: {exc}")
+
+    def retrying(exc: Exception, delay: float) -> None:
+        log.warning("object store not ready (%s); retrying in %.1fs", exc, delay)
+
+    Retry(retrying, Backoff(initial_s=0.5, max_s=5.0), give_up=give_up_after(timeout_s, unavailable)).call(create)
 
 
 def build_services(

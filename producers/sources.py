@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from anomaly_core.backoff import Backoff
+from anomaly_core.backoff import Backoff, Retry
 from schemas.records import SourceKind
 
 log = logging.getLogger(__name__)
@@ -243,17 +243,17 @@ def _open_with_retry(
 ) -> Any:
     """An open container; live sources are retried (only ``connect_attempts`` times before the first success)."""
     attempts = 0
-    while not stop.is_set():
-        try:
-            return _open(spec, opts)
-        except SourceError:
-            attempts += 1
-            if not spec.live or (first and attempts >= opts.connect_attempts):
-                raise
-            delay = backoff.next_delay()
-            log.warning("%s unreachable (attempt %d), retrying in %.1fs", spec.raw, attempts, delay)
-            stop.wait(delay)
-    return None
+
+    def give_up(exc: Exception) -> BaseException | None:
+        nonlocal attempts
+        attempts += 1
+        return exc if not spec.live or (first and attempts >= opts.connect_attempts) else None
+
+    def retrying(_exc: Exception, delay: float) -> None:
+        log.warning("%s unreachable (attempt %d), retrying in %.1fs", spec.raw, attempts, delay)
+
+    retry = Retry(retrying, backoff, on=(SourceError,), give_up=give_up, wait=stop.wait)
+    return retry.call(lambda: None if stop.is_set() else _open(spec, opts))
 
 
 def _run_pass(

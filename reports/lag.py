@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient
 
+from anomaly_core.admin import admin_client
 from anomaly_core.errors import TransientError
 from anomaly_core.kafka_logs import client_logger
 from anomaly_core.settings import KafkaSettings
@@ -25,7 +25,7 @@ class LagProbe:
         # One log line per broker outage, not one per refused connection (a live view redraws over them).
         conf: dict[str, Any] = {**kafka.client_config(), "logger": client_logger()}
         self._timeout = timeout_s
-        self._admin = AdminClient(conf)
+        self._admin = admin_client(conf)
         # Only used for metadata and watermarks; it never subscribes or commits.
         self._consumer = Consumer({**conf, "group.id": f"anomaly-lag-probe-{uuid.uuid4().hex[:12]}"})
 

@@ -99,3 +99,37 @@ def test_json_logging_carries_extra_fields() -> None:
         configure_logging("WARNING")
     assert line["msg"] == "dead-lettering t[0]@1" and line["level"] == "WARNING"
     assert line["topic"] == "t" and line["offset"] == 1 and line["logger"] == "anomaly.test"
+
+
+def test_retry_retries_transient_failures_then_returns() -> None:
+    from anomaly_core.backoff import Retry
+    from anomaly_core.errors import TransientError
+
+    calls, said, waited = [], [], []
+
+    def attempt() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise TransientError("down")
+        return "done"
+
+    retry = Retry(lambda exc, delay: said.append(str(exc)), Backoff(0.1, 0.1), wait=waited.append)
+    assert retry.call(attempt) == "done"
+    assert len(calls) == 3 and said == ["down", "down"] and len(waited) == 2 and all(0 <= w <= 0.1 for w in waited)
+
+
+def test_retry_gives_up_with_the_failure_or_another_error() -> None:
+    from anomaly_core.backoff import Retry, give_up_after
+    from anomaly_core.errors import TransientError
+
+    def down() -> None:
+        raise TransientError("down")
+
+    with pytest.raises(TransientError, match="down"):
+        Retry(lambda exc, delay: None, give_up=lambda exc: exc, wait=lambda s: None).call(down)
+    expired = give_up_after(0.0, lambda exc: RuntimeError(f"gave up: {exc}"))
+    with pytest.raises(RuntimeError, match="gave up: down") as caught:
+        Retry(lambda exc, delay: None, give_up=expired, wait=lambda s: None).call(down)
+    assert isinstance(caught.value.__cause__, TransientError)
+    with pytest.raises(ValueError):  # not a kind it retries
+        Retry(lambda exc, delay: None).call(lambda: int("x"))
