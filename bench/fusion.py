@@ -251,6 +251,8 @@ def _env(kafka: KafkaSettings, **extra: str) -> dict[str, str]:
         "SCHEMA_REGISTRY_URL": kafka.schema_registry_url,
         "KAFKA_TOPIC_PREFIX": kafka.topic_prefix,
         "LOG_LEVEL": "WARNING",
+        # The backlog is produced before the worker starts: its new group must read it from the start.
+        "CONSUMER_START": "earliest",
         **extra,
     }
 
