@@ -27,15 +27,7 @@ def gate_settings_from_env() -> Any:
     from anomaly_core.settings import ProcessingSettings
     from producers.motion import GateSettings
 
-    s = ProcessingSettings()
-    return GateSettings(
-        rate=s.frame_processing_rate,
-        skip=s.frame_skip_rate,
-        pose_rate=s.pose_frame_rate,
-        pose_hold_s=s.pose_hold_seconds,
-        scene_max_interval_s=s.scene_max_interval_seconds,
-        motion_threshold=s.motion_threshold,
-    )
+    return GateSettings.from_settings(ProcessingSettings())
 
 
 def measure_clip(path: Path, settings: Any) -> dict[str, Any]:

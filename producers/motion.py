@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from anomaly_core.settings import ProcessingSettings
 
 from producers.sampling import FrameSampler
 from schemas.records import FrameStage
@@ -96,6 +99,18 @@ class GateSettings:
             raise ValueError("pose_rate, pose_hold_s and scene_max_interval_s must be >= 0")
         if not 0 < self.motion_threshold <= 1:
             raise ValueError("motion_threshold must be in (0, 1]")
+
+    @classmethod
+    def from_settings(cls, s: ProcessingSettings) -> GateSettings:
+        """The deployment's gate, as the producer runs it without per-camera overrides."""
+        return cls(
+            rate=s.frame_processing_rate,
+            skip=s.frame_skip_rate,
+            pose_rate=s.pose_frame_rate,
+            pose_hold_s=s.pose_hold_seconds,
+            scene_max_interval_s=s.scene_max_interval_seconds,
+            motion_threshold=s.motion_threshold,
+        )
 
 
 @dataclass(frozen=True, slots=True)
