@@ -12,6 +12,10 @@ HASH=$(grep -v "^\s*#" "$LOCK" | sha256sum | cut -c1-16)
 CACHE=${ANOMALY_CACHE_DIR:-$HOME/.cache/anomaly}
 DEPS="$CACHE/venvs/$HASH"
 UV="$CACHE/uv-$UV_VERSION/bin/uv"
+# Two setups at once on one machine (`make run` and `make test` side by side) wait for each other.
+mkdir -p "$CACHE"
+exec 9>"$CACHE/.bootstrap-python.lock"
+flock 9
 if [ ! -x "$UV" ]; then
   echo "==> installing uv $UV_VERSION (resolver/installer) into $CACHE"
   "$PY" -m venv "$CACHE/uv-$UV_VERSION"

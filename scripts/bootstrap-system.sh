@@ -2,6 +2,11 @@
 # Debian packages the project needs beyond the base image: PostgreSQL server binaries, espeak-ng
 # (sample speech), Chromium (browser tests). Installs only what is missing.
 set -euo pipefail
+# Two setups at once (`make run` and `make test` side by side) must not run apt at the same time.
+LOCK_DIR=${ANOMALY_CACHE_DIR:-$HOME/.cache/anomaly}
+mkdir -p "$LOCK_DIR"
+exec 9>"$LOCK_DIR/.bootstrap-system.lock"
+flock 9
 need=()
 [ -x /usr/lib/postgresql/15/bin/postgres ] || ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 command -v espeak-ng >/dev/null || need+=(espeak-ng)
