@@ -19,6 +19,7 @@ SCORES_AUDIO = "scores.audio.v1"
 SCORES_CAPTION = "scores.caption.v1"
 ANOMALIES = "anomalies.v1"
 ANOMALY_CANDIDATES = "anomalies.candidates.v1"
+ANOMALY_ACTIONS = "anomalies.actions.v1"
 DLQ = "dlq.v1"
 #: Per-camera fusion state checkpoints (internal to the fusion worker; JSON values, not a contract).
 FUSION_STATE = "fusion.state.v1"
@@ -72,6 +73,8 @@ def build_catalog(
         TopicSpec(ANOMALIES, CAMERA_KEY, "AnomalyEvent", FOREVER, n),
         # Candidates are AnomalyEvents not yet confirmed; they only feed captioning, so they expire.
         TopicSpec(ANOMALY_CANDIDATES, CAMERA_KEY, "AnomalyEvent", media_ms, n),
+        # Operator actions are part of an anomaly's life: the projection is rebuilt from them too, so never expired.
+        TopicSpec(ANOMALY_ACTIONS, CAMERA_KEY, "AnomalyAction", FOREVER, n),
         TopicSpec(DLQ, CAMERA_KEY, "DeadLetter", dlq_ms, n),
         # Compacted: one checkpoint per camera is kept; same partition count as the inputs it checkpoints.
         TopicSpec(FUSION_STATE, CAMERA_KEY, "FusionCheckpoint", FOREVER, n, cleanup_policy="compact"),

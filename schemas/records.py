@@ -55,6 +55,26 @@ class AnomalyState(StrEnum):
     CLOSED = "CLOSED"
 
 
+class AnomalyOrigin(StrEnum):
+    """Where the footage of an anomaly came from."""
+
+    LIVE = "LIVE"
+    ANALYZE = "ANALYZE"
+
+
+class ActionKind(StrEnum):
+    ACKNOWLEDGE = "ACKNOWLEDGE"
+    ASSIGN = "ASSIGN"
+    RESOLVE = "RESOLVE"
+    NOTE = "NOTE"
+
+
+class Resolution(StrEnum):
+    TRUE_ALARM = "TRUE_ALARM"
+    FALSE_ALARM = "FALSE_ALARM"
+    TEST = "TEST"
+
+
 class DeadLetterStage(StrEnum):
     DECODE = "DECODE"
     VALIDATE = "VALIDATE"
@@ -276,6 +296,21 @@ class AnomalyEvent:
     rules_version: str
     fusion_version: str
     decided_at: datetime
+    origin: AnomalyOrigin = AnomalyOrigin.LIVE  # written before origins: live
+    run_id: str | None = None  # the `anomaly analyze` run of an ANALYZE anomaly
+
+
+@dataclass(frozen=True, slots=True)
+class AnomalyAction:
+    action_id: str
+    anomaly_id: str
+    camera_id: str
+    kind: ActionKind
+    actor: str
+    at: datetime
+    assignee: str | None = None
+    resolution: Resolution | None = None
+    note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,10 +328,30 @@ class DeadLetter:
     failed_at: datetime
 
 
-Record = FrameRef | AudioChunkRef | PoseScore | SceneScore | AudioScore | CaptionScore | AnomalyEvent | DeadLetter
+Record = (
+    FrameRef
+    | AudioChunkRef
+    | PoseScore
+    | SceneScore
+    | AudioScore
+    | CaptionScore
+    | AnomalyEvent
+    | AnomalyAction
+    | DeadLetter
+)
 
 #: Top-level records, one ``.avsc`` each, by Avro record name.
 TOP_LEVEL: dict[str, type] = {
     cls.__name__: cls
-    for cls in (FrameRef, AudioChunkRef, PoseScore, SceneScore, AudioScore, CaptionScore, AnomalyEvent, DeadLetter)
+    for cls in (
+        FrameRef,
+        AudioChunkRef,
+        PoseScore,
+        SceneScore,
+        AudioScore,
+        CaptionScore,
+        AnomalyEvent,
+        AnomalyAction,
+        DeadLetter,
+    )
 }

@@ -9,6 +9,7 @@ import pytest
 from anomaly_core.settings import KafkaSettings, RetentionSettings
 from anomaly_core.topics import (
     ANOMALIES,
+    ANOMALY_ACTIONS,
     DLQ,
     MEDIA_AUDIO,
     MEDIA_FRAMES,
@@ -27,6 +28,7 @@ CONTRACT = {
     "scores.caption.v1",
     "anomalies.v1",
     "anomalies.candidates.v1",
+    "anomalies.actions.v1",
     "dlq.v1",
 }
 
@@ -55,6 +57,7 @@ def test_value_records_match_the_contract() -> None:
     assert spec_for(MEDIA_FRAMES).value_record == "FrameRef"
     assert spec_for(MEDIA_AUDIO).value_record == "AudioChunkRef"
     assert spec_for(ANOMALIES).value_record == "AnomalyEvent"
+    assert spec_for(ANOMALY_ACTIONS).value_record == "AnomalyAction"
     assert spec_for(DLQ).value_record == "DeadLetter"
 
 
@@ -66,6 +69,7 @@ def test_retention_comes_from_settings() -> None:
     assert by_name[MEDIA_FRAMES].retention_ms == 2 * 86_400_000
     assert by_name[MEDIA_AUDIO].retention_ms == 5 * 3_600_000
     assert by_name[ANOMALIES].retention_ms == -1  # the source of truth for the projection is never expired
+    assert by_name[ANOMALY_ACTIONS].retention_ms == -1  # so are the operator actions the projection applies
     assert {spec.partitions for spec in catalog} == {3}
 
 
