@@ -15,6 +15,7 @@ from anomaly_cli import (
     eval_cmd,
     fusion_cmd,
     models_cmd,
+    notify_cmd,
     process_cmd,
     produce_cmd,
     retention_cmd,
@@ -40,6 +41,7 @@ app.add_typer(api_cmd.apikeys_app, name="apikeys")
 app.add_typer(retention_cmd.app, name="retention")
 app.add_typer(bench_cmd.app, name="bench")
 app.add_typer(eval_cmd.app, name="eval")
+app.add_typer(notify_cmd.app, name="notify")
 app.command("api")(api_cmd.serve)
 app.command("replay")(fusion_cmd.replay)
 app.command("analyze")(analyze_cmd.analyze)

@@ -111,6 +111,8 @@ class ServiceSpec(Generic[T]):
     shutdown_grace_s: float = 20.0
     backoff_initial_s: float = 0.2
     backoff_max_s: float = 30.0
+    #: Record types of input topics that do not carry ``input_record`` (a service reading two contracts).
+    input_records: dict[str, type] = field(default_factory=dict)
 
 
 def run_service(spec: ServiceSpec[Any], kafka: KafkaSettings, *, stop: threading.Event | None = None) -> None:
@@ -289,7 +291,8 @@ class _Service:
                     key = None if key_bytes is None else key_bytes.decode()
                 except UnicodeDecodeError as exc:
                     raise DecodeError(f"key is not UTF-8: {exc}") from exc
-                value = self.serde.decode(raw.topic(), raw.value(), self.spec.input_record)
+                record: type = self.spec.input_records.get(raw.topic(), self.spec.input_record)
+                value: Any = self.serde.decode(raw.topic(), raw.value(), record)
             except DecodeError as exc:
                 self._fail(it, exc)
                 continue
