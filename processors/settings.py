@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from anomaly_core.settings import ProcessingSettings
@@ -52,6 +52,20 @@ class ProcessorSettings(ProcessingSettings):
     caption_max_tokens: int = Field(30, alias="CAPTION_MAX_TOKENS", ge=1)
     scene_max_batch: int = Field(8, alias="SCENE_MAX_BATCH", ge=1)
     scene_max_wait_ms: int = Field(50, alias="SCENE_MAX_WAIT_MS", ge=0)
+    # Privacy (processors/audio/redact.py): phone numbers, e-mail addresses and the names listed in REDACT_NAMES_FILE
+    # (one a line) are replaced in what the audio processor publishes; the words as heard stay inside it.
+    transcript_redaction: Literal["off", "on"] = Field("off", alias="TRANSCRIPT_REDACTION")
+    redact_names_file: Path | None = Field(None, alias="REDACT_NAMES_FILE")
+
+    @model_validator(mode="after")
+    def _redaction_is_coherent(self) -> ProcessorSettings:
+        if self.redact_names_file is None:
+            return self
+        if self.transcript_redaction != "on":
+            raise ValueError("REDACT_NAMES_FILE is set but TRANSCRIPT_REDACTION is off: no name would be redacted")
+        if not self.redact_names_file.is_file():
+            raise ValueError(f"REDACT_NAMES_FILE {self.redact_names_file} is not a file")
+        return self
 
     def effective_clip_model(self) -> str:
         """FAST_MODE keeps the base CLIP model even when a larger one is configured."""

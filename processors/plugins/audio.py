@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from anomaly_core.runtime import BatchHandler, Message, Output
 from anomaly_core.topics import MEDIA_AUDIO, SCORES_AUDIO
+from processors.audio.redact import Redactor, redactor_for
 from processors.audio.utterance import Assembler, Utterance, UtteranceRules
 from processors.handling import Subject, score_meta
 from processors.media import decode_wav
@@ -36,12 +37,18 @@ def _epoch_ms(at: datetime) -> int:
     return round(at.timestamp() * 1000)
 
 
-def build_score(utterance: Utterance[tuple[Message[Any], Subject]], model: ModelInfo, started: float) -> AudioScore:
-    """The AudioScore of an utterance: id, source and media of the chunk it ends in; time of the first chunk."""
+def build_score(
+    utterance: Utterance[tuple[Message[Any], Subject]],
+    model: ModelInfo,
+    started: float,
+    redactor: Redactor | None = None,
+) -> AudioScore:
+    """The AudioScore of an utterance: id, source and media of the chunk it ends in; time of the first chunk.
+    With a ``redactor`` its words are redacted (phrases and intent were found in the words as heard)."""
     message, subject = utterance.last
     first = utterance.tags[0][1]
     meta = score_meta("audio", model, message, subject, started)
-    analysis = utterance.analysis
+    analysis = utterance.analysis if redactor is None else redactor.analysis(utterance.analysis)
     fields = meta.fields()
     fields["event_time"] = first.event_time
     return AudioScore(
@@ -75,6 +82,7 @@ def make_handler(model: AudioModel, ctx: HandlerContext) -> BatchHandler:
     assembler: Assembler[tuple[Message[Any], Subject]] = Assembler(
         model.transcriber, model.lexicon, model.vad, model.intents, utterance_rules(settings)
     )
+    redactor = redactor_for(settings.transcript_redaction, settings.redact_names_file)
 
     def handle(batch: list[Message[Any]]) -> list[list[Output] | Exception]:
         """Chunk by chunk, in order (a camera's carry-over needs its chunks in sequence); errors as data."""
@@ -93,10 +101,8 @@ def make_handler(model: AudioModel, ctx: HandlerContext) -> BatchHandler:
             if not done:
                 log.debug("audio: %s carried (speech runs on, %d ms so far)", ref.event_id,
                           assembler.carried_ms(ref.camera_id))  # fmt: skip
-            results.append(
-                [Output(topic=ctx.output_topic, key=ref.camera_id, value=build_score(u, model.info, started))
-                 for u in done]
-            )  # fmt: skip
+            scores = [build_score(u, model.info, started, redactor) for u in done]
+            results.append([Output(topic=ctx.output_topic, key=ref.camera_id, value=score) for score in scores])
         return results
 
     handle.__name__ = "handle_audio"
