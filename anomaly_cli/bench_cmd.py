@@ -16,6 +16,7 @@ from anomaly_cli import fusion_cmd
 from bench.api import bench_api
 from bench.gate import bench_gate
 from bench.models import bench_models
+from bench.pipeline_report import bench_pipeline
 from bench.producer import bench_producer
 
 app = typer.Typer(help="Benchmarks (numbers for docs/performance.md).", no_args_is_help=True)
@@ -89,3 +90,4 @@ register("fusion", fusion_cmd.bench_fusion)
 register("producer", bench_producer)
 register("gate", bench_gate)
 register("models", bench_models)
+register("pipeline", bench_pipeline)

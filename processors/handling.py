@@ -134,6 +134,12 @@ def batch_handler(pipeline: Pipeline[X, R], store: ObjectStore) -> BatchHandler:
         "Input records a processor did not want (e.g. frames published for another stage), committed unscored",
         ("modality",),
     ).labels(pipeline.modality)
+    model_cpu = metrics.counter(
+        "anomaly_model_cpu_seconds_total",
+        "CPU time of this process (all threads) while the model scored a batch: what the model costs, as opposed "
+        "to fetching, decoding and the Kafka/Avro plumbing around it",
+        ("modality",),
+    ).labels(pipeline.modality)
     wants = pipeline.wants
 
     def handle(batch: list[Message[Any]]) -> list[list[Output] | Exception]:
@@ -158,7 +164,9 @@ def batch_handler(pipeline: Pipeline[X, R], store: ObjectStore) -> BatchHandler:
                     pending.append((i, subject, pipeline.decode(data)))
             except Exception as exc:  # errors as data; the runtime retries transient ones, dead-letters the rest
                 results[i] = exc
+        cpu_before = time.process_time()
         scored = score_all(pipeline.score_batch, [media for _, _, media in pending])
+        model_cpu.inc(time.process_time() - cpu_before)
         for (i, subject, _), result in zip(pending, scored, strict=True):
             if isinstance(result, Exception):
                 results[i] = result

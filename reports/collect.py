@@ -51,6 +51,10 @@ class Polled:
     topic: str
     key: str | None
     record: Any
+    partition: int = -1
+    offset: int = -1
+    #: The record's Kafka timestamp (when its producer handed it over), epoch milliseconds.
+    timestamp_ms: int = 0
 
 
 class TopicReader:
@@ -130,7 +134,8 @@ class TopicReader:
                 log.debug("skipping undecodable record %s[%s]@%s: %s", topic, msg.partition(), msg.offset(), exc)
                 continue
             key = msg.key()
-            out.append(Polled(topic, key.decode("utf-8", "replace") if key is not None else None, record))
+            shown_key = key.decode("utf-8", "replace") if key is not None else None
+            out.append(Polled(topic, shown_key, record, partition, offset, msg.timestamp()[1]))
         return out
 
     def read_to_end(self, timeout_s: float = 30.0) -> list[Polled]:

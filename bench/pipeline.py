@@ -1,0 +1,246 @@
+"""``anomaly bench pipeline``: the whole platform under N cameras on the embedded stack, as a user runs it.
+
+One run starts the services once (each a separate process under a private topic prefix), then plays one or more
+steps: ``produce cameras`` with N looping cameras in one process, for S seconds in real time, while every second
+the CPU and memory of each process (services, producer, and the stack's Kafka, registry, PostgreSQL and MinIO)
+and the lag of each consumer group are sampled. After a step the producer stops, the pipeline drains, and the
+step's records are read back: scores from their topics, anomaly rows from PostgreSQL (``bench.pipeline_stats``
+turns them into figures). ``--find-max`` raises N step by step until a step does not hold.
+Afterwards the run's topics, groups and rows are removed; the services' logs stay in the output folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from anomaly_core.settings import KafkaSettings, StackSettings
+from anomaly_core.supervisor import ChildSpec, Supervisor, anomaly_command
+from bench.pipeline_load import RANDOM_CLIP_ID, write_cameras
+from bench.pipeline_probe import StepProbe, read_back
+from bench.pipeline_stats import StepResult, StepWindow
+from producers.samples import SampleSet
+from reports.plan import RunPlan, plan_run
+
+Say = Callable[[str], None]
+PRODUCER = "producer"
+#: How long a step's pipeline may take to catch up once its producer stopped.
+DRAIN_TIMEOUT_S = 90.0
+
+
+@dataclass
+class PipelineBenchResult:
+    steps: list[StepResult]
+    run_dir: Path
+    plot: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def max_cameras_held(self) -> int | None:
+        held = [s.cameras for s in self.steps if s.held()]
+        return max(held) if held else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "max_cameras_held": self.max_cameras_held,
+            "steps": [s.as_dict() for s in self.steps],
+            "run_dir": str(self.run_dir),
+            "plot": str(self.plot) if self.plot else None,
+            "notes": self.notes,
+        }
+
+
+def bench_cache() -> Path:
+    return StackSettings().cache_dir / "bench" / "pipeline"
+
+
+def prepare_scene_model(cache: Path, say: Say) -> Path:
+    """A full-size CLIP ViT-B/32 with random weights, exported to ONNX once (the scene processor's own export)."""
+    from bench.random_checkpoints import save_random_clip
+    from processors.clip_loader import load_clip
+    from processors.settings import ProcessorSettings
+
+    root = cache / "models"
+    if not (root / RANDOM_CLIP_ID / "config.json").is_file():
+        say("saving a full-size CLIP ViT-B/32 with random weights (once)")
+        save_random_clip(root / RANDOM_CLIP_ID, tiny=False)
+    say("exporting it to ONNX if not done yet")
+    load_clip(ProcessorSettings(model_cache_dir=root, clip_model=RANDOM_CLIP_ID, clip_backend="onnx"))
+    return root
+
+
+def bench_plan() -> RunPlan:
+    """Every processor whose weights are here, plus scene on the random CLIP, fusion, projection and the API."""
+    from processors.models import catalog
+    from processors.settings import ProcessorSettings
+
+    available = {entry.name for entry in catalog(ProcessorSettings()) if entry.present}
+    plan = plan_run(available | {"clip"}, with_api=True)
+    return RunPlan([s for s in plan.services if s.name != "caption"], plan.skipped)
+
+
+def _service_env(plan: RunPlan, scene_models: Path) -> dict[str, dict[str, str]]:
+    from devstack.ports import free_port
+
+    env: dict[str, dict[str, str]] = {s.name: {"METRICS_PORT": str(free_port())} for s in plan.services}
+    env["scene"] |= {"MODEL_CACHE_DIR": str(scene_models), "CLIP_MODEL": RANDOM_CLIP_ID, "CLIP_BACKEND": "onnx"}
+    env["api"] |= {"API_PORT": str(free_port())}
+    return env
+
+
+@contextmanager
+def _run_topics(kafka: KafkaSettings, prefix: str, groups: list[str]) -> Iterator[None]:
+    from anomaly_core.admin import admin_client, create_topics, delete_topics
+    from anomaly_core.kafka_logs import client_logger
+    from anomaly_core.topics import build_catalog
+
+    admin = admin_client(kafka, logger=client_logger())
+    create_topics(admin, build_catalog(kafka, prefix=prefix), replication=kafka.replication_factor)
+    try:
+        yield
+    finally:
+        delete_topics(admin, [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix)])
+        for future in admin.delete_consumer_groups(groups, request_timeout=30).values():
+            with contextlib.suppress(Exception):  # a group that never committed does not exist
+                future.result(timeout=30)
+
+
+def _stack_pids() -> dict[str, int]:
+    from devstack.manager import Stack
+
+    found = {s.name: s.pid for s in Stack().status() if s.pid is not None and s.running}
+    missing = {"kafka", "schema_registry", "postgres", "minio"} - set(found)
+    if missing:
+        raise RuntimeError(f"the stack is not running ({', '.join(sorted(missing))}): run `anomaly stack up` first")
+    return found
+
+
+def run_pipeline_bench(
+    counts: list[int], duration_s: float, say: Say, *, out_dir: Path | None = None, stop_when_missed: bool = False
+) -> PipelineBenchResult:
+    """Plays one step per camera count; with ``stop_when_missed`` the first step that does not hold ends it."""
+    from producers.samples import generate_samples
+
+    kafka = KafkaSettings()
+    stack = _stack_pids()
+    cache = bench_cache()
+    samples = generate_samples(cache / "samples")
+    scene_models = prepare_scene_model(cache, say)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    run_dir = out_dir or cache / "runs" / stamp
+    run_dir.mkdir(parents=True, exist_ok=True)
+    prefix = f"bench-pipeline-{stamp.lower()}."
+    plan = bench_plan()
+    groups = {s.name: (prefix + s.group, s.inputs) for s in plan.services if s.group is not None}
+    service_env = _service_env(plan, scene_models)
+    env = {"KAFKA_TOPIC_PREFIX": prefix, "LOG_LEVEL": "INFO", "CONSUMER_START": "earliest"}
+    result = PipelineBenchResult([], run_dir)
+    ports = {s.name: int(service_env[s.name]["METRICS_PORT"]) for s in plan.services}
+    group_ids = [g for g, _ in groups.values()]
+    with _run_topics(kafka, prefix, group_ids), Supervisor(run_dir / "logs", {**os.environ, **env}) as sup:
+        for s in plan.services:
+            sup.start(ChildSpec(s.name, anomaly_command(*s.args), env=service_env[s.name]))
+        probe = StepProbe(kafka, prefix, groups, ports)
+        steps = _Steps(sup, probe, stack, run_dir, samples, say)
+        try:
+            _wait_joined(probe, sup, say)
+            for n in counts:
+                step = steps.play(n, duration_s)
+                result.steps.append(step)
+                say(_step_line(step))
+                if stop_when_missed and not step.held():
+                    break
+        finally:
+            probe.close()
+            _delete_rows()
+    result.notes.append(
+        "scene: full-size CLIP ViT-B/32 on ONNX Runtime with random weights (the real ones are not on this machine)"
+    )
+    return result
+
+
+def _wait_joined(probe: StepProbe, sup: Supervisor, say: Say, timeout_s: float = 240.0) -> None:
+    say("starting the services (loading models)")
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        dead = sup.failures()
+        if dead:
+            raise RuntimeError(f"{dead[0].name} exited while starting: {sup.log_tail(dead[0].name, 5)}")
+        waiting = probe.not_joined()
+        if not waiting:
+            return
+        time.sleep(1.0)
+    raise RuntimeError(f"services did not join their groups in {timeout_s:.0f} s: {', '.join(probe.not_joined())}")
+
+
+@dataclass
+class _Steps:
+    """Plays steps against services that are already running."""
+
+    sup: Supervisor
+    probe: StepProbe
+    stack: dict[str, int]
+    run_dir: Path
+    samples: SampleSet
+    say: Say
+
+    def play(self, n: int, duration_s: float) -> StepResult:
+        cameras = self.run_dir / f"cameras-{n}.yaml"
+        load = write_cameras(cameras, n, self.samples)
+        self.say(f"{n} cameras for {duration_s:.0f} s")
+        self.probe.begin(n)
+        window = StepWindow(started=time.time())
+        argv = anomaly_command("produce", "cameras", "--config", str(cameras), "--no-register", "--json")
+        self.sup.start(ChildSpec(PRODUCER, argv))
+        while time.time() - window.started < duration_s:
+            self._sample(window)
+            time.sleep(1.0)
+        window.stopped = time.time()
+        self._sample(window)
+        self.sup.stop([PRODUCER])
+        produced = _producer_summary(self.sup.state(PRODUCER).log_path)
+        window.drained_s = self.probe.drain(lambda: self._sample(window), DRAIN_TIMEOUT_S)
+        drained = "not within 90 s" if window.drained_s is None else f"in {window.drained_s} s"
+        self.say(f"reading back the step's scores and anomalies (drained {drained})")
+        return read_back(self.probe, load, produced, window, stack_names=set(self.stack))
+
+    def _sample(self, window: StepWindow) -> None:
+        pids = {s.name: s.pid for s in self.sup.states() if s.running} | self.stack
+        self.probe.sample(pids, time.time() - window.started)
+
+
+def _producer_summary(log_path: Path) -> list[dict[str, Any]]:
+    """The per-camera summary ``produce cameras --json`` prints last."""
+    import json
+
+    text = log_path.read_text(errors="replace")
+    found = re.findall(r"^\[\{.*\}\]$", text, flags=re.MULTILINE)
+    return list(json.loads(found[-1])) if found else []
+
+
+def _step_line(step: StepResult) -> str:
+    p99 = step.capture_to_row_s.p99
+    return (
+        f"{step.cameras} cameras: {step.frames_per_second} frames/s, capture->row p99 "
+        f"{'-' if p99 is None else f'{p99:.2f} s'}, falls {step.falls_detected}/{step.falls_played}, "
+        f"infrastructure {100 * step.cpu.infrastructure_share:.0f} % of CPU, "
+        f"{'held' if step.held() else 'did not hold'}"
+    )
+
+
+def _delete_rows() -> None:
+    """The benchmark's anomalies are not alerts: their rows leave the projection with the run's topics."""
+    from anomaly_core.db import connect
+    from anomaly_core.settings import DatabaseSettings
+    from bench.pipeline_load import CAMERA_PREFIX
+
+    with connect(DatabaseSettings().url.get_secret_value()) as conn:
+        conn.execute("delete from anomalies where camera_id like %s", (CAMERA_PREFIX + "%",))
