@@ -10,9 +10,13 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="Run Kafka, the schema registry, PostgreSQL and MinIO on this machine.", no_args_is_help=True)
+app = typer.Typer(
+    help="Run Kafka, the schema registry, PostgreSQL, MinIO and Mosquitto on this machine.", no_args_is_help=True
+)
 
-ServicesArg = Annotated[list[str] | None, typer.Argument(help="kafka, schema_registry, postgres, minio (default: all)")]
+ServicesArg = Annotated[
+    list[str] | None, typer.Argument(help="kafka, schema_registry, postgres, minio, mosquitto (default: all)")
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 _STATUS_UNHEALTHY_EXIT = 3  # like `systemctl status`: the command worked, the stack is not all healthy
 

@@ -130,3 +130,9 @@ class StackSettings(_Env):
     pg_os_user: str = Field("postgres", alias="STACK_PG_OS_USER")
     start_timeout_s: float = Field(180.0, alias="STACK_START_TIMEOUT", gt=0)
     stop_timeout_s: float = Field(30.0, alias="STACK_STOP_TIMEOUT", gt=0)
+
+
+class MqttSettings(_Env):
+    """The MQTT broker the embedded stack runs (Mosquitto); notification targets name their broker themselves."""
+
+    url: str = Field("mqtt://127.0.0.1:11883", alias="MQTT_URL")

@@ -132,3 +132,36 @@ def s3_list_buckets(client: Any) -> list[str]:
         return [bucket.name for bucket in client.list_buckets()]
     except (MinioException, HTTPError, OSError) as exc:
         raise ProbeError(f"list buckets: {exc}") from exc
+
+
+def mqtt_round_trip(host: str, port: int, timeout_s: float, *, deep: bool) -> None:
+    """Connects to the MQTT broker; ``deep``: also publishes a unique message and receives it."""
+    import threading
+
+    import paho.mqtt.client as mqtt
+
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"anomaly-health-{uuid.uuid4().hex[:8]}")
+    connected, received = threading.Event(), threading.Event()
+    topic, nonce = f"_anomaly/health/{uuid.uuid4().hex}", uuid.uuid4().hex.encode()
+    client.on_connect = lambda *_args: connected.set()
+
+    def subscribed(*_args: Any) -> None:
+        client.publish(topic, nonce, qos=1)
+
+    client.on_subscribe = subscribed
+    client.on_message = lambda _c, _u, msg: received.set() if msg.payload == nonce else None
+    try:
+        client.connect(host, port, keepalive=max(5, int(timeout_s)))
+    except OSError as exc:
+        raise ProbeError(f"no connection: {exc}") from exc
+    client.loop_start()
+    try:
+        if not connected.wait(timeout_s) or not client.is_connected():
+            raise ProbeError("the broker did not accept the connection")
+        if deep:
+            client.subscribe(topic, qos=1)
+            if not received.wait(timeout_s):
+                raise ProbeError("a published message did not come back")
+    finally:
+        client.disconnect()
+        client.loop_stop()

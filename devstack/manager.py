@@ -1,4 +1,4 @@
-"""Brings the services up, down, and reports on them. The only module that knows all four."""
+"""Brings the services up, down, and reports on them. The only module that knows them all."""
 
 from __future__ import annotations
 
@@ -16,13 +16,14 @@ from devstack.errors import StackError
 from devstack.health import ProbeError
 from devstack.kafka import Kafka
 from devstack.minio import Minio
+from devstack.mosquitto import Mosquitto
 from devstack.postgres import Postgres
 from devstack.progress import Reporter
 from devstack.registry import SchemaRegistry
 from devstack.service import Service, StackContext
 
 # Start order; they start concurrently, so this is only the order of the report lines.
-SERVICE_CLASSES: tuple[type[Service], ...] = (Kafka, SchemaRegistry, Postgres, Minio)
+SERVICE_CLASSES: tuple[type[Service], ...] = (Kafka, SchemaRegistry, Postgres, Minio, Mosquitto)
 SERVICE_NAMES: tuple[str, ...] = tuple(cls.name for cls in SERVICE_CLASSES)
 _STATUS_TIMEOUT_S = 3.0
 
