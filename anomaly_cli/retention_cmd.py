@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from minio import Minio
-
+    from anomaly_core.objectstore import ObjectStore
     from producers.retention import BucketRetention
 
 app = typer.Typer(
@@ -24,13 +23,13 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output."
 _EXIT_UNAVAILABLE = 3
 
 
-def _store_client() -> tuple[Minio, list[BucketRetention]]:
+def _store() -> tuple[ObjectStore, list[BucketRetention]]:
     from anomaly_core.objectstore import ObjectStore
     from anomaly_core.settings import ObjectStoreSettings, RetentionSettings
     from producers.retention import retention_plan
 
     settings = ObjectStoreSettings()
-    return ObjectStore.from_settings(settings).client, retention_plan(settings, RetentionSettings())
+    return ObjectStore.from_settings(settings), retention_plan(settings, RetentionSettings())
 
 
 def _unavailable(exc: Exception) -> typer.Exit:
@@ -42,20 +41,20 @@ def _unavailable(exc: Exception) -> typer.Exit:
 
 @app.command()
 def apply(as_json: JsonOpt = False) -> None:
-    """Set an expiration lifecycle rule on each media bucket (creating missing buckets); idempotent."""
+    """Set an expiration lifecycle rule on each media bucket (creating missing buckets, encrypted); idempotent."""
     import urllib3
     from rich.console import Console
     from rich.table import Table
 
+    from anomaly_core.errors import TransientError
     from producers.retention import apply_lifecycle
 
-    client, plan = _store_client()
+    store, plan = _store()
     try:
         for rule in plan:
-            if not client.bucket_exists(rule.bucket):
-                client.make_bucket(rule.bucket)
-            apply_lifecycle(client, rule)
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
+            store.ensure_bucket(rule.bucket)
+            apply_lifecycle(store.client, rule)
+    except (urllib3.exceptions.HTTPError, OSError, TransientError) as exc:
         raise _unavailable(exc) from exc
     if as_json:
         rows = [
@@ -96,10 +95,10 @@ def sweep(
 
     from producers.retention import sweep_bucket
 
-    client, plan = _store_client()
+    store, plan = _store()
     now = datetime.now(UTC)
     try:
-        results = [sweep_bucket(client, rule, now, dry_run=dry_run) for rule in plan]
+        results = [sweep_bucket(store.client, rule, now, dry_run=dry_run) for rule in plan]
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         raise _unavailable(exc) from exc
     if as_json:

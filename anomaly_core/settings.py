@@ -6,10 +6,15 @@ Each service builds the settings it needs in its own ``main()``; nothing here co
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self, get_args
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+KafkaProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+KafkaSaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
 
 
 class _Env(BaseSettings):
@@ -21,10 +26,12 @@ class KafkaSettings(_Env):
 
     bootstrap_servers: str = Field("127.0.0.1:19092", alias="KAFKA_BOOTSTRAP_SERVERS")
     schema_registry_url: str = Field("http://127.0.0.1:18081/apis/ccompat/v7", alias="SCHEMA_REGISTRY_URL")
-    security_protocol: str = Field("PLAINTEXT", alias="KAFKA_SECURITY_PROTOCOL")
-    sasl_mechanism: str | None = Field(None, alias="KAFKA_SASL_MECHANISM")
+    security_protocol: KafkaProtocol = Field("PLAINTEXT", alias="KAFKA_SECURITY_PROTOCOL")
+    sasl_mechanism: KafkaSaslMechanism | None = Field(None, alias="KAFKA_SASL_MECHANISM")
     sasl_username: str | None = Field(None, alias="KAFKA_SASL_USERNAME")
     sasl_password: SecretStr | None = Field(None, alias="KAFKA_SASL_PASSWORD")
+    # CA certificates that sign the brokers' certificates (SSL, SASL_SSL); the system's CAs when unset.
+    ssl_ca_location: Path | None = Field(None, alias="KAFKA_SSL_CA_LOCATION")
     topic_partitions: int = Field(6, alias="KAFKA_TOPIC_PARTITIONS", ge=1)
     replication_factor: int = Field(1, alias="KAFKA_REPLICATION_FACTOR", ge=1)
     topic_prefix: str = Field("", alias="KAFKA_TOPIC_PREFIX")
@@ -33,6 +40,32 @@ class KafkaSettings(_Env):
     # or a rebuild. A group with committed offsets always continues from them.
     consumer_start: Literal["latest", "earliest"] = Field("latest", alias="CONSUMER_START")
 
+    @field_validator("security_protocol", "sasl_mechanism", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _security_is_complete(self) -> Self:
+        sasl = self.security_protocol.startswith("SASL")
+        if sasl and not (self.sasl_mechanism and self.sasl_username and self.sasl_password):
+            raise ValueError(
+                f"KAFKA_SECURITY_PROTOCOL={self.security_protocol} needs KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME"
+                " and KAFKA_SASL_PASSWORD"
+            )
+        if not sasl and self.sasl_mechanism:
+            raise ValueError(
+                f"KAFKA_SASL_MECHANISM is set but KAFKA_SECURITY_PROTOCOL={self.security_protocol} does not use SASL"
+                " (SASL_SSL in production)"
+            )
+        if self.ssl_ca_location is not None and not self.ssl_ca_location.is_file():
+            raise ValueError(f"KAFKA_SSL_CA_LOCATION {self.ssl_ca_location} is not a file")
+        return self
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.security_protocol in ("SSL", "SASL_SSL")
+
     def client_config(self) -> dict[str, str]:
         """librdkafka settings shared by producers and consumers."""
         conf = {"bootstrap.servers": self.bootstrap_servers, "security.protocol": self.security_protocol}
@@ -40,12 +73,39 @@ class KafkaSettings(_Env):
             conf["sasl.mechanism"] = self.sasl_mechanism
             conf["sasl.username"] = self.sasl_username or ""
             conf["sasl.password"] = self.sasl_password.get_secret_value() if self.sasl_password else ""
+        if self.uses_tls and self.ssl_ca_location is not None:
+            conf["ssl.ca.location"] = str(self.ssl_ca_location)
         return conf
 
 
 class DatabaseSettings(_Env):
     url: SecretStr = Field(SecretStr("postgresql://anomaly@127.0.0.1:15432/anomaly"), alias="DATABASE_URL")
     pool_size: int = Field(5, alias="DATABASE_POOL_SIZE", ge=1)
+    # TLS to PostgreSQL: set here or as ?sslmode=...&sslrootcert=... in DATABASE_URL; these win over the URL and
+    # are folded into it, so every connection (services, migrations, the API pool) uses the same rule.
+    sslmode: SslMode | None = Field(None, alias="DATABASE_SSLMODE")
+    sslrootcert: Path | None = Field(None, alias="DATABASE_SSLROOTCERT")
+
+    @model_validator(mode="after")
+    def _tls_in_url(self) -> Self:
+        url = self.url.get_secret_value()
+        parts = urlsplit(url)
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        if self.sslmode is not None:
+            query["sslmode"] = self.sslmode
+        if self.sslrootcert is not None:
+            if not self.sslrootcert.is_file():
+                raise ValueError(f"DATABASE_SSLROOTCERT {self.sslrootcert} is not a file")
+            query["sslrootcert"] = str(self.sslrootcert)
+        mode = query.get("sslmode")
+        if mode is not None and mode not in get_args(SslMode):
+            raise ValueError(f"sslmode={mode!r} in DATABASE_URL is not one of {', '.join(get_args(SslMode))}")
+        if mode in ("verify-ca", "verify-full") and "sslrootcert" not in query:
+            raise ValueError(f"sslmode={mode} needs the server's CA: set DATABASE_SSLROOTCERT")
+        updated = urlunsplit(parts._replace(query=urlencode(query)))
+        if updated != url and (self.sslmode is not None or self.sslrootcert is not None):
+            self.url = SecretStr(updated)
+        return self
 
 
 class ObjectStoreSettings(_Env):
@@ -56,6 +116,24 @@ class ObjectStoreSettings(_Env):
     frames_bucket: str = Field("anomaly-frames", alias="S3_FRAMES_BUCKET")
     audio_bucket: str = Field("anomaly-audio", alias="S3_AUDIO_BUCKET")
     evidence_bucket: str = Field("anomaly-evidence", alias="S3_EVIDENCE_BUCKET")
+    # Default server-side encryption given to a bucket the platform creates: "s3" is the store's own key (on the
+    # embedded stack, MinIO's KMS key), "kms" names a key (S3_SSE_KMS_KEY_ID: an AWS KMS key ARN, or a MinIO KMS
+    # key name). Buckets made by Terraform carry their own rule (SSE-KMS with the module's key).
+    sse: Literal["off", "s3", "kms"] = Field("s3", alias="S3_SSE")
+    sse_kms_key_id: str | None = Field(None, alias="S3_SSE_KMS_KEY_ID")
+    # CA certificates that sign an https S3_ENDPOINT_URL's certificate; the system's CAs when unset.
+    ca_bundle: Path | None = Field(None, alias="S3_CA_BUNDLE")
+
+    @model_validator(mode="after")
+    def _encryption_is_complete(self) -> Self:
+        if self.sse == "kms" and not self.sse_kms_key_id:
+            raise ValueError("S3_SSE=kms needs S3_SSE_KMS_KEY_ID (the KMS key ARN, or the MinIO KMS key name)")
+        if self.ca_bundle is not None:
+            if not self.endpoint_url.startswith("https://"):
+                raise ValueError(f"S3_CA_BUNDLE is set but S3_ENDPOINT_URL {self.endpoint_url} is not https")
+            if not self.ca_bundle.is_file():
+                raise ValueError(f"S3_CA_BUNDLE {self.ca_bundle} is not a file")
+        return self
 
 
 class ProcessingSettings(_Env):

@@ -208,6 +208,13 @@ class Stack:
         record = process.running(svc.pidfile)
         if record is None:
             return False
+        reason = svc.restart_reason(record)
+        if reason is not None:
+            # Migrating a stack made by an older checkout: stopped here, started again with the others.
+            reporter.update(svc.name, f"restarting (pid {record.pid}): {reason}")
+            process.stop(record, svc.stop_signal, self.ctx.stack.stop_timeout_s)
+            svc.pidfile.unlink(missing_ok=True)
+            return False
         try:
             self._wait_healthy(svc, record, time.monotonic() + 60.0, deep=False)
         except StackError as exc:

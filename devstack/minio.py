@@ -1,4 +1,10 @@
-"""MinIO object storage, built once from source with `go install` into the per-user cache."""
+"""MinIO object storage, built once from source with `go install` into the per-user cache.
+
+Its buckets are encrypted at rest: MinIO runs with its built-in single-node KMS (MINIO_KMS_SECRET_KEY, a key
+generated per stack into the stack folder, devstack/kms_key.py) and every stack bucket gets a default SSE-KMS rule
+with that key. A stack started before the key existed is restarted with it by `anomaly stack up`; objects it wrote
+before stay as they were (unencrypted) until they expire.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,9 @@ import os
 import shutil
 from pathlib import Path
 
-from devstack import cache, health, tools
+from devstack import cache, health, kms_key, tools
 from devstack.errors import StackError
-from devstack.process import Launch
+from devstack.process import Launch, PidRecord
 from devstack.service import Endpoint, Service, endpoint_of_url
 
 MINIO_MODULE = "github.com/minio/minio"
@@ -30,6 +36,10 @@ class Minio(Service):
     @property
     def binary(self) -> Path:
         return self.ctx.paths.cache / "bin" / f"minio-{MINIO_VERSION}"
+
+    @property
+    def kms_key_path(self) -> Path:
+        return self.ctx.paths.root / "minio-kms.key"
 
     @property
     def buckets(self) -> list[str]:
@@ -84,11 +94,21 @@ class Minio(Service):
 
     def prepare(self) -> None:
         (self.data_dir / "data").mkdir(parents=True, exist_ok=True)
+        kms_key.ensure_key(self.kms_key_path)
+
+    def restart_reason(self, record: PidRecord) -> str | None:
+        """A MinIO started before the stack had its KMS key (or before the key file was replaced) cannot encrypt
+        with it."""
+        kms_key.ensure_key(self.kms_key_path)
+        if self.kms_key_path.stat().st_mtime > record.started_at:
+            return "started before its KMS key existed (encryption at rest)"
+        return None
 
     def launch(self) -> Launch:
         s3 = self.ctx.s3
         env = {
             **self.base_env(),
+            "MINIO_KMS_SECRET_KEY": kms_key.read_key(self.kms_key_path),
             "MINIO_ROOT_USER": s3.access_key.get_secret_value(),
             "MINIO_ROOT_PASSWORD": s3.secret_key.get_secret_value(),
             "MINIO_REGION": s3.region,
@@ -119,7 +139,13 @@ class Minio(Service):
     def after_start(self) -> None:
         from typing import Any
 
+        from anomaly_core.objectstore import sse_config
+
+        name, _ = kms_key.parse_key(kms_key.read_key(self.kms_key_path))
+        rule = sse_config("kms", name)
         client: Any = self.client(10.0)
         for bucket in self.buckets:
             if not client.bucket_exists(bucket):
                 client.make_bucket(bucket)
+            # Also on buckets made before the stack had a key: new objects are encrypted from now on.
+            client.set_bucket_encryption(bucket, rule)

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from anomaly_core.settings import DatabaseSettings, KafkaSettings, ObjectStoreSettings, StackSettings
 from devstack.paths import StackPaths
-from devstack.process import Launch
+from devstack.process import Launch, PidRecord
 
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0", ""})
 
@@ -124,6 +124,11 @@ class Service(ABC):
     def after_start(self) -> None:
         """Work once the service answers (databases, buckets)."""
         return
+
+    def restart_reason(self, record: PidRecord) -> str | None:
+        """Why the running process (``record``) must be restarted by `up` to pick up what the stack now requires
+        (a generated key it was started without); None when it may keep running."""
+        return None
 
     def base_env(self) -> dict[str, str]:
         keep = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "LOGNAME")

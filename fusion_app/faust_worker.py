@@ -358,15 +358,16 @@ class _Worker(faust.Worker):
 
 def credentials(kafka: KafkaSettings) -> faust.types.auth.CredentialsT | None:
     protocol = kafka.security_protocol.upper()
+    cafile = str(kafka.ssl_ca_location) if kafka.ssl_ca_location else None
     if protocol.startswith("SASL"):
         return faust.SASLCredentials(
             username=kafka.sasl_username or "",
             password=kafka.sasl_password.get_secret_value() if kafka.sasl_password else "",
             mechanism=kafka.sasl_mechanism or "PLAIN",
-            ssl_context=create_ssl_context() if protocol == "SASL_SSL" else None,
+            ssl_context=create_ssl_context(cafile=cafile) if protocol == "SASL_SSL" else None,
         )
     if protocol == "SSL":
-        return faust.SSLCredentials(create_ssl_context())
+        return faust.SSLCredentials(create_ssl_context(cafile=cafile))
     return None
 
 
