@@ -126,7 +126,9 @@ class Notifier:
     def escalate_due(self) -> int:
         """Tells the next target about every alert whose escalation is due; returns how many were escalated."""
         done = 0
-        for anomaly_id in self.store.due_escalations(self.clock()):
+        with self._lock:
+            due_ids = self.store.due_escalations(self.clock())
+        for anomaly_id in due_ids:
             with self._lock, self.store.alert(anomaly_id) as tx:
                 row, alert, now = tx.row or {}, tx.alert, self.clock()
                 due = row.get("escalation_due")
