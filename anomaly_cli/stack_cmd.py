@@ -6,9 +6,12 @@ import json
 import shlex
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from devstack.manager import ServiceStatus, Stack
 
 app = typer.Typer(
     help="Run Kafka, the schema registry, PostgreSQL, MinIO and Mosquitto on this machine.", no_args_is_help=True
@@ -101,6 +104,7 @@ def status(services: ServicesArg = None, as_json: JsonOpt = False) -> None:
     except StackError as exc:
         raise _fail(exc) from exc
     healthy = all(row.healthy for row in rows)
+    stale = _stale_subjects(stack, rows)
     if as_json:
         print(
             json.dumps(
@@ -108,6 +112,8 @@ def status(services: ServicesArg = None, as_json: JsonOpt = False) -> None:
                     "stack_dir": str(stack.ctx.paths.root),
                     "healthy": healthy,
                     "services": {row.name: row.to_json() for row in rows},
+                    # null: not checked (Kafka or the registry not selected or not healthy)
+                    "stale_subjects": stale,
                 },
                 indent=2,
             )
@@ -123,8 +129,25 @@ def status(services: ServicesArg = None, as_json: JsonOpt = False) -> None:
             uptime = f"{row.uptime_s:.0f}s" if row.uptime_s is not None else ""
             table.add_row(row.name, f"[{color}]{row.state}[/]", str(row.pid or ""), row.address, uptime, row.detail)
         Console().print(table)
+        if stale:
+            shown = ", ".join(stale[:5]) + (f" and {len(stale) - 5} more" if len(stale) > 5 else "")
+            Console(stderr=True, soft_wrap=True).print(
+                f"[yellow]warning:[/] the schema registry holds {len(stale)} subject(s) of topics that no longer "
+                f"exist: {shown} (`anomaly stack status --json` lists them all)",
+                highlight=False,
+            )
     if not healthy:
         raise typer.Exit(_STATUS_UNHEALTHY_EXIT)
+
+
+def _stale_subjects(stack: Stack, rows: list[ServiceStatus]) -> list[str] | None:
+    """Registry subjects of deleted topics, when Kafka and the registry both answered."""
+    from devstack.housekeeping import stale_subjects
+
+    answered = {row.name for row in rows if row.healthy}
+    if not {"kafka", "schema_registry"} <= answered:
+        return None
+    return stale_subjects(stack.ctx.kafka, timeout_s=5.0)
 
 
 @app.command()

@@ -1,5 +1,5 @@
 """Topic administration with confluent-kafka's AdminClient: the one way to build one, idempotent create, describe,
-delete."""
+delete; and the schema registry subjects that go with the topics."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from anomaly_core.registry import topic_of
 from anomaly_core.topics import TopicSpec
 
 if TYPE_CHECKING:
     from confluent_kafka.admin import AdminClient
 
+    from anomaly_core.registry import RegistryClient
     from anomaly_core.settings import KafkaSettings
 
 _TIMEOUT_S = 30.0
@@ -99,3 +101,20 @@ def delete_topics(admin: Any, names: Iterable[str]) -> None:
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
                 raise
+
+
+def subjects_of_topics(subjects: Iterable[str], topics: Iterable[str]) -> list[str]:
+    """The subjects (TopicNameStrategy) that belong to ``topics``."""
+    wanted = set(topics)
+    return sorted(s for s in subjects if topic_of(s) in wanted)
+
+
+def orphan_subjects(subjects: Iterable[str], topics: Iterable[str]) -> list[str]:
+    """The subjects (TopicNameStrategy) whose topic is not among ``topics`` (the topics that exist)."""
+    existing = set(topics)
+    return sorted(s for s in subjects if (topic := topic_of(s)) is not None and topic not in existing)
+
+
+def delete_topic_subjects(registry: RegistryClient, topics: Iterable[str]) -> list[str]:
+    """Deletes the registry subjects of ``topics`` (call it with the topics just deleted); returns those deleted."""
+    return [s for s in subjects_of_topics(registry.subjects(), topics) if registry.delete_subject(s)]

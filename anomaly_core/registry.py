@@ -7,6 +7,7 @@ retries and keeps its offset.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -59,6 +60,14 @@ def _through_races(call: Callable[[], Any], attempts: int = 10) -> Any:
 def subject_for(topic: str) -> str:
     """TopicNameStrategy: the value schema of ``topic`` lives under ``<topic>-value``."""
     return f"{topic}-value"
+
+
+def topic_of(subject: str) -> str | None:
+    """The topic a TopicNameStrategy subject (``<topic>-value`` or ``<topic>-key``) belongs to; None for others."""
+    for suffix in ("-value", "-key"):
+        if subject.endswith(suffix) and len(subject) > len(suffix):
+            return subject[: -len(suffix)]
+    return None
 
 
 def canonical_json(schema: dict[str, Any]) -> str:
@@ -156,6 +165,23 @@ class RegistryClient:
 
     def versions(self, subject: str) -> list[int]:
         return [int(v) for v in self._request("GET", f"/subjects/{quote(subject, safe='')}/versions")]
+
+    # --- housekeeping -------------------------------------------------------------------------------------------
+
+    def delete_subject(self, subject: str) -> bool:
+        """Deletes ``subject`` with all its versions for good (a soft delete, then the permanent one); False when
+        there was no such subject."""
+        path = f"/subjects/{quote(subject, safe='')}"
+        try:
+            self._request("DELETE", path)
+        except UnknownSchemaError:
+            return False
+        with contextlib.suppress(UnknownSchemaError):  # registries without soft deletes have nothing left
+            self._request("DELETE", path + "?permanent=true")
+        with self._lock:
+            self._ids = {key: value for key, value in self._ids.items() if key[0] != subject}
+            self._configured.discard(subject)
+        return True
 
     # --- transport ----------------------------------------------------------------------------------------------
 
