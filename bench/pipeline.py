@@ -28,7 +28,7 @@ from bench.pipeline_load import RANDOM_CLIP_ID, write_cameras
 from bench.pipeline_probe import StepProbe, read_back
 from bench.pipeline_stats import StepResult, StepWindow
 from producers.samples import SampleSet
-from reports.plan import RunPlan, plan_run
+from reports.plan import RunPlan, ServicePlan, plan_run
 
 Say = Callable[[str], None]
 PRODUCER = "producer"
@@ -40,6 +40,7 @@ DRAIN_TIMEOUT_S = 90.0
 class PipelineBenchResult:
     steps: list[StepResult]
     run_dir: Path
+    replicas: int = 1
     plot: Path | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -51,6 +52,7 @@ class PipelineBenchResult:
     def as_dict(self) -> dict[str, Any]:
         return {
             "max_cameras_held": self.max_cameras_held,
+            "replicas": self.replicas,
             "steps": [s.as_dict() for s in self.steps],
             "run_dir": str(self.run_dir),
             "plot": str(self.plot) if self.plot else None,
@@ -87,12 +89,28 @@ def bench_plan() -> RunPlan:
     return RunPlan([s for s in plan.services if s.name != "caption"], plan.skipped)
 
 
-def _service_env(plan: RunPlan, scene_models: Path) -> dict[str, dict[str, str]]:
+#: Services that may run as several replicas of one consumer group (the rest are one process each).
+SCALABLE = frozenset({"pose", "scene", "audio", "fusion"})
+
+
+def children(plan: RunPlan, replicas: int) -> dict[str, ServicePlan]:
+    """Child process name -> service: ``pose``, ``pose-2``, ... for ``replicas`` > 1."""
+    out: dict[str, ServicePlan] = {}
+    for s in plan.services:
+        count = replicas if s.name in SCALABLE else 1
+        out |= {s.name if i == 1 else f"{s.name}-{i}": s for i in range(1, count + 1)}
+    return out
+
+
+def _child_env(procs: dict[str, ServicePlan], scene_models: Path) -> dict[str, dict[str, str]]:
     from devstack.ports import free_port
 
-    env: dict[str, dict[str, str]] = {s.name: {"METRICS_PORT": str(free_port())} for s in plan.services}
-    env["scene"] |= {"MODEL_CACHE_DIR": str(scene_models), "CLIP_MODEL": RANDOM_CLIP_ID, "CLIP_BACKEND": "onnx"}
-    env["api"] |= {"API_PORT": str(free_port())}
+    env: dict[str, dict[str, str]] = {name: {"METRICS_PORT": str(free_port())} for name in procs}
+    for name, s in procs.items():
+        if s.name == "scene":
+            env[name] |= {"MODEL_CACHE_DIR": str(scene_models), "CLIP_MODEL": RANDOM_CLIP_ID, "CLIP_BACKEND": "onnx"}
+        if s.name == "api":
+            env[name] |= {"API_PORT": str(free_port())}
     return env
 
 
@@ -124,9 +142,16 @@ def _stack_pids() -> dict[str, int]:
 
 
 def run_pipeline_bench(
-    counts: list[int], duration_s: float, say: Say, *, out_dir: Path | None = None, stop_when_missed: bool = False
+    counts: list[int],
+    duration_s: float,
+    say: Say,
+    *,
+    replicas: int = 1,
+    out_dir: Path | None = None,
+    stop_when_missed: bool = False,
 ) -> PipelineBenchResult:
-    """Plays one step per camera count; with ``stop_when_missed`` the first step that does not hold ends it."""
+    """Plays one step per camera count; with ``stop_when_missed`` the first step that does not hold ends it.
+    ``replicas`` runs that many processes of each processor and of the fusion worker in their groups."""
     from producers.samples import generate_samples
 
     kafka = KafkaSettings()
@@ -140,14 +165,15 @@ def run_pipeline_bench(
     prefix = f"bench-pipeline-{stamp.lower()}."
     plan = bench_plan()
     groups = {s.name: (prefix + s.group, s.inputs) for s in plan.services if s.group is not None}
-    service_env = _service_env(plan, scene_models)
+    procs = children(plan, replicas)
+    child_env = _child_env(procs, scene_models)
     env = {"KAFKA_TOPIC_PREFIX": prefix, "LOG_LEVEL": "INFO", "CONSUMER_START": "earliest"}
-    result = PipelineBenchResult([], run_dir)
-    ports = {s.name: int(service_env[s.name]["METRICS_PORT"]) for s in plan.services}
+    result = PipelineBenchResult([], run_dir, replicas)
+    ports = {name: int(child_env[name]["METRICS_PORT"]) for name in procs}
     group_ids = [g for g, _ in groups.values()]
     with _run_topics(kafka, prefix, group_ids), Supervisor(run_dir / "logs", {**os.environ, **env}) as sup:
-        for s in plan.services:
-            sup.start(ChildSpec(s.name, anomaly_command(*s.args), env=service_env[s.name]))
+        for name, s in procs.items():
+            sup.start(ChildSpec(name, anomaly_command(*s.args), env=child_env[name]))
         probe = StepProbe(kafka, prefix, groups, ports)
         steps = _Steps(sup, probe, stack, run_dir, samples, say)
         try:
@@ -196,10 +222,12 @@ class _Steps:
         cameras = self.run_dir / f"cameras-{n}.yaml"
         load = write_cameras(cameras, n, self.samples)
         self.say(f"{n} cameras for {duration_s:.0f} s")
+        argv = anomaly_command("produce", "cameras", "--config", str(cameras), "--no-register", "--json")
+        before = self.probe.frames_published()
+        self.sup.start(ChildSpec(PRODUCER, argv))
+        self._await_first_frame(before)
         self.probe.begin(n)
         window = StepWindow(started=time.time())
-        argv = anomaly_command("produce", "cameras", "--config", str(cameras), "--no-register", "--json")
-        self.sup.start(ChildSpec(PRODUCER, argv))
         while time.time() - window.started < duration_s:
             self._sample(window)
             time.sleep(1.0)
@@ -211,6 +239,16 @@ class _Steps:
         drained = "not within 90 s" if window.drained_s is None else f"in {window.drained_s} s"
         self.say(f"reading back the step's scores and anomalies (drained {drained})")
         return read_back(self.probe, load, produced, window, stack_names=set(self.stack))
+
+    def _await_first_frame(self, before: int, timeout_s: float = 90.0) -> None:
+        """The clock starts at the first published frame, not while the producer process is starting."""
+        deadline = time.monotonic() + timeout_s
+        while self.probe.frames_published() <= before:
+            state = self.sup.state(PRODUCER)
+            if not state.running or time.monotonic() > deadline:
+                tail = self.sup.log_tail(PRODUCER, 5)
+                raise RuntimeError(f"the producer published no frame (exit code {state.returncode}): {tail}")
+            time.sleep(0.2)
 
     def _sample(self, window: StepWindow) -> None:
         pids = {s.name: s.pid for s in self.sup.states() if s.running} | self.stack

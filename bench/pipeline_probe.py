@@ -41,7 +41,7 @@ class StepProbe:
         self.kafka = kafka
         self.prefix = prefix
         self.groups = {name: (g, [topics.topic_name(t, prefix) for t in ts]) for name, (g, ts) in groups.items()}
-        self.metric_ports = {n: p for n, p in metric_ports.items() if n in MODEL_SERVICES}
+        self.metric_ports = {n: p for n, p in metric_ports.items() if service_of(n) in MODEL_SERVICES}
         self.lag = LagProbe(kafka)
         self.cameras = 0
         self.meter = UsageMeter()
@@ -78,6 +78,11 @@ class StepProbe:
                 continue
             out[name] = max(seen.expected - seen.processed, 0)
         return out
+
+    def frames_published(self) -> int:
+        """Records on the frames topic so far (all partitions)."""
+        ends = self.lag.end_offsets([topics.topic_name(topics.MEDIA_FRAMES, self.prefix)])
+        return sum(ends.values())
 
     def drain(self, sample: Callable[[], None], timeout_s: float) -> float | None:
         """Seconds until every group has caught up (None: not within ``timeout_s``)."""
@@ -118,12 +123,18 @@ def _scrape(port: int, metric: str) -> float:
     )
 
 
+def service_of(child: str) -> str:
+    """``pose-2`` (a second replica) -> ``pose``."""
+    base, _, number = child.rpartition("-")
+    return base if base and number.isdigit() else child
+
+
 def _role(name: str, stack_names: set[str]) -> str:
     if name in stack_names:
         return "infra"
     if name == PRODUCER:
         return "media"
-    return "model" if name in MODEL_SERVICES else "service"
+    return "model" if service_of(name) in MODEL_SERVICES else "service"
 
 
 ScoreRef = tuple[str, int, int]

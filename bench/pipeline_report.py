@@ -28,6 +28,7 @@ def plot_steps(steps: list[StepResult], path: Path) -> Path:
         lag_ax.set_title(f"{step.cameras} cameras ({'held' if step.held() else 'did not hold'})", fontsize=10)
         if step.row_series:
             lat_ax.scatter([t for t, _ in step.row_series], [v for _, v in step.row_series], s=12, color="tab:red")
+        lat_ax.set_ylim(bottom=0)
         lat_ax.axhline(TARGET_P99_S, color="tab:green", linestyle="--", linewidth=1, label="target p99")
         lat_ax.set_xlabel("seconds into the step")
     axes[0][0].set_ylabel("consumer lag (records)")
@@ -88,6 +89,9 @@ def bench_pipeline(
     ] = False,
     step: Annotated[int, typer.Option("--step", min=1, help="Cameras added per --find-max step.")] = 2,
     max_cameras: Annotated[int, typer.Option("--max-cameras", min=1, help="Where --find-max stops at most.")] = 16,
+    replicas: Annotated[
+        int, typer.Option("--replicas", min=1, max=4, help="Processes per processor and fusion worker group.")
+    ] = 1,
     plot: Annotated[Path | None, typer.Option("--plot", help="Write the PNG here (default: the run folder).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")] = False,
 ) -> None:
@@ -111,6 +115,7 @@ def bench_pipeline(
                 counts,
                 duration,
                 lambda line: status.update(line) if as_json else console.log(line),
+                replicas=replicas,
                 stop_when_missed=find_max,
             )
     except RuntimeError as exc:
@@ -118,6 +123,7 @@ def bench_pipeline(
         raise typer.Exit(2) from exc
     if result.steps:
         result.plot = plot_steps(result.steps, plot or result.run_dir / "pipeline.png")
+    (result.run_dir / "result.json").write_text(json.dumps(result.as_dict(), default=str, indent=1))
     if as_json:
         typer.echo(json.dumps(result.as_dict(), default=str))
         return
