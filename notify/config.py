@@ -151,8 +151,19 @@ class NotifyConfig(_Strict):
     notify_on: list[Change] = Field(default_factory=lambda: list(DEFAULT_NOTIFY_ON))
     #: Anomalies of `anomaly analyze` runs (origin ANALYZE) are about recorded footage: nobody is paged for them.
     origins: list[AnomalyOrigin] = Field(default_factory=lambda: [AnomalyOrigin.LIVE])
-    #: Linked from payloads (``<dashboard_url>/#/anomalies/<id>``) when set.
-    dashboard_url: str | None = None
+    #: The link of an alert in the payloads, e.g. ``https://ops.example/anomalies/{anomaly_id}`` (``{anomaly_id}`` and
+    #: ``{camera_id}`` are filled in); no link when unset.
+    link_template: str | None = Field(None, pattern=r"^https?://")
+
+    @field_validator("link_template")
+    @classmethod
+    def _fills(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                value.format(anomaly_id="a", camera_id="c")
+            except (KeyError, IndexError, ValueError) as exc:
+                raise ValueError(f"link_template may only use {{anomaly_id}} and {{camera_id}} ({exc})") from exc
+        return value
 
     @model_validator(mode="after")
     def _names(self) -> NotifyConfig:

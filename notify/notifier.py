@@ -182,7 +182,7 @@ class Notifier:
                 step,
                 now,
                 evidence_url=evidence_url,
-                dashboard_url=self.config.dashboard_url,
+                link_template=self.config.link_template,
                 action=action,
                 escalation_level=level,
             )

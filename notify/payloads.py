@@ -40,7 +40,7 @@ class Notice:
     step: str
     created_at: datetime
     evidence_url: str | None = None
-    dashboard_url: str | None = None
+    link_template: str | None = None
     action: ActionInfo | None = None
     escalation_level: int = 0
     test: bool = False
@@ -58,9 +58,9 @@ class Notice:
 
     @property
     def link(self) -> str | None:
-        if not self.dashboard_url:
+        if not self.link_template:
             return None
-        return f"{self.dashboard_url.rstrip('/')}/#/anomalies/{self.alert.anomaly_id}"
+        return self.link_template.format(anomaly_id=self.alert.anomaly_id, camera_id=self.alert.camera_id)
 
 
 def _headline(notice: Notice) -> str:

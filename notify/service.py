@@ -149,7 +149,7 @@ def test_notice(target: str, config: NotifyConfig) -> Notice:
         incident_end=now,
     )
     step = f"test-{int(now.timestamp() * 1000)}"
-    return Notice(target, alert, Change.OPENED, step, now, dashboard_url=config.dashboard_url, test=True)
+    return Notice(target, alert, Change.OPENED, step, now, link_template=config.link_template, test=True)
 
 
 def send_test(config: NotifyConfig, target: str) -> Outcome:

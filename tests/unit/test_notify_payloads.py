@@ -26,7 +26,15 @@ ALERT = Alert(
     incident_start=NOON,
     incident_end=NOON,
 )
-NOTICE = Notice("ops", ALERT, Change.SEVERITY_UP, "r3", NOON, evidence_url="http://s3/f.jpg", dashboard_url="http://d/")
+NOTICE = Notice(
+    "ops",
+    ALERT,
+    Change.SEVERITY_UP,
+    "r3",
+    NOON,
+    evidence_url="http://s3/f.jpg",
+    link_template="http://d/a/{anomaly_id}",
+)
 
 
 def test_generic_document_and_idempotency_key() -> None:
@@ -34,7 +42,7 @@ def test_generic_document_and_idempotency_key() -> None:
     assert doc == document(NOTICE)
     assert doc["idempotency_key"] == f"{ALERT.anomaly_id}:3:r3"
     assert doc["anomaly"]["severity"] == "CRITICAL" and doc["anomaly"]["kinds"] == ["FALL", "PERSON_DOWN"]
-    assert doc["url"] == f"http://d/#/anomalies/{ALERT.anomaly_id}"
+    assert doc["url"] == f"http://d/a/{ALERT.anomaly_id}"
     assert doc["sent_at"] == "2026-12-02T12:00:00Z"
 
 

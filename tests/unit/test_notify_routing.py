@@ -54,6 +54,7 @@ def test_smallest_file_is_valid_and_secrets_come_from_the_environment() -> None:
         (SMALLEST.replace("secret: s3cret", "secret: s, escalate_after_minutes: 5, escalate_to: nobody"), "nobody"),
         ("targets: [{name: a, kind: mqtt, url: 'mqtt://h'}, {name: a, kind: mqtt, url: 'mqtt://h'}]", "unique"),
         ("- not a mapping", "mapping"),
+        (SMALLEST + "\nlink_template: 'https://ops/{id}'", "link_template"),
     ],
 )
 def test_invalid_files_say_what_is_wrong(text: str, problem: str) -> None:
