@@ -11,7 +11,9 @@ from typing import Annotated
 import typer
 
 app = typer.Typer(help="Fusion of per-camera score windows into anomaly events.", no_args_is_help=True)
-projection_app = typer.Typer(help="PostgreSQL projection of anomalies.v1.", no_args_is_help=True)
+projection_app = typer.Typer(
+    help="PostgreSQL projection of anomalies.v1 and anomalies.actions.v1.", no_args_is_help=True
+)
 backtest_app = typer.Typer(help="Compare fusion rules files on historical scores.", no_args_is_help=True)
 
 RulesOpt = Annotated[
@@ -68,25 +70,28 @@ def worker(
 
 @projection_app.command("sink")
 def sink() -> None:
-    """Upsert anomalies.v1 into the anomalies table (revision-guarded, a transaction per batch) until SIGTERM."""
+    """Upsert anomalies.v1 into the anomalies table (revision-guarded, a transaction per batch) and apply the
+    operator actions of anomalies.actions.v1 (once per action id) until SIGTERM."""
     from anomaly_core import topics
     from anomaly_core.db import migrate
     from anomaly_core.runtime import ServiceSpec, run_service
     from anomaly_core.settings import DatabaseSettings, KafkaSettings
     from fusion_app.projection import Projection
     from fusion_app.settings import ProjectionSettings
-    from schemas.records import AnomalyEvent
+    from schemas.records import AnomalyAction, AnomalyEvent
 
     _logging()
     kafka, settings = KafkaSettings(), ProjectionSettings()
+    actions = topics.topic_name(topics.ANOMALY_ACTIONS, kafka.topic_prefix)
     dsn = DatabaseSettings().url.get_secret_value()
     migrate(dsn)
     projection = Projection(dsn)
     spec = ServiceSpec(
         name="projection",
         group_id=kafka.topic_prefix + settings.group_id,
-        input_topics=[topics.topic_name(topics.ANOMALIES, kafka.topic_prefix)],
+        input_topics=[topics.topic_name(topics.ANOMALIES, kafka.topic_prefix), actions],
         input_record=AnomalyEvent,
+        input_records={actions: AnomalyAction},
         handler=projection.handler(),
         max_batch=settings.max_batch,
         max_wait_ms=settings.max_wait_ms,
@@ -102,7 +107,8 @@ def sink() -> None:
 
 @projection_app.command("rebuild")
 def rebuild(as_json: JsonOpt = False) -> None:
-    """Truncate the anomalies table and rebuild it from anomalies.v1 (beginning to the current end), atomically."""
+    """Truncate the anomalies and anomaly_actions tables and rebuild them from anomalies.v1 and anomalies.actions.v1
+    (beginning to the current end), atomically."""
     from rich.console import Console
     from rich.progress import Progress
 
@@ -111,7 +117,7 @@ def rebuild(as_json: JsonOpt = False) -> None:
 
     _logging()
     with Progress(console=Console(stderr=True), transient=True, disable=as_json) as progress:
-        task = progress.add_task("replaying anomalies.v1", total=None)
+        task = progress.add_task("replaying anomalies.v1 and anomalies.actions.v1", total=None)
         report = run_rebuild(
             KafkaSettings(),
             DatabaseSettings().url.get_secret_value(),
@@ -121,7 +127,8 @@ def rebuild(as_json: JsonOpt = False) -> None:
         typer.echo(json.dumps(vars(report)))
         return
     typer.echo(
-        f"rebuilt {report.rows} anomalies from {report.events} events of {report.topic} in {report.seconds:.1f}s"
+        f"rebuilt {report.rows} anomalies from {report.events} events of {report.topic} and {report.actions} "
+        f"actions of {report.actions_topic} in {report.seconds:.1f}s"
         + (f" ({report.skipped} undecodable skipped)" if report.skipped else "")
     )
 

@@ -11,7 +11,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api import errors, routes_anomalies, routes_cameras, routes_health, routes_keys, routes_ui, routes_ws
+from api import (
+    errors,
+    routes_actions,
+    routes_anomalies,
+    routes_cameras,
+    routes_health,
+    routes_keys,
+    routes_ui,
+    routes_ws,
+)
 from api.headers import NoSniff
 from api.limits import BodySizeLimit
 from api.metrics import RequestMetrics
@@ -22,7 +31,8 @@ DESCRIPTION = """
 Anomalies detected on camera video and sound: query them, follow them live, fetch their evidence.
 
 Authenticate with an API key (`Authorization: Bearer ak_...` or `X-API-Key: ak_...`) or an HS256 JWT
-bearer token. Roles: **viewer** reads, **operator** also acknowledges, **admin** also manages keys.
+bearer token. Roles: **viewer** reads, **operator** also acts on anomalies (acknowledge, assign, resolve, note),
+**admin** also manages keys. Every error answers `{"error": <code>, "detail": <message>}`.
 """
 
 
@@ -48,7 +58,7 @@ def create_app(settings: AppSettings) -> FastAPI:
     app.state.services = services
     errors.install(app)
 
-    for module in (routes_health, routes_anomalies, routes_cameras, routes_keys, routes_ws, routes_ui):
+    for module in (routes_health, routes_anomalies, routes_actions, routes_cameras, routes_keys, routes_ws, routes_ui):
         app.include_router(module.router)
     app.mount("/static", routes_ui.static_files(), name="static")
 

@@ -1,18 +1,45 @@
 """Errors the API answers with, and handlers that keep stack traces out of every response.
 
-Every error body has the same shape: ``{"error": <code>, "detail": <message>}``.
+Every error body has the same shape: ``{"error": <code>, "detail": <message>}`` (``api.models.ErrorBody``), and
+``error_responses`` documents it in ``/openapi.json`` for each status an operation can answer.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.models import ErrorBody
+
 logger = logging.getLogger(__name__)
+
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}}}
+_ERRORS: dict[int, dict[str, Any]] = {
+    400: {"description": "The request could not be read (e.g. a body that is not JSON)"},
+    401: {
+        "description": "Credentials missing, unknown, expired or revoked",
+        "headers": {"WWW-Authenticate": {"description": 'Bearer realm="anomaly"', "schema": {"type": "string"}}},
+    },
+    403: {"description": "The caller's role or camera scope does not allow this"},
+    404: {"description": "No such resource"},
+    409: {"description": "Conflicts with what was done before (e.g. the anomaly is already resolved)"},
+    413: {"description": "Request body over API_MAX_BODY_BYTES"},
+    422: {"description": "A parameter or the body is invalid; the detail names each problem"},
+    429: {"description": "Over the caller's rate limit", "headers": _RETRY_AFTER},
+    503: {"description": "PostgreSQL, Kafka or the object store cannot be reached right now", "headers": _RETRY_AFTER},
+}
+#: What every authenticated operation may answer.
+AUTHENTICATED = (401, 403, 422, 429, 503)
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of an operation answering ``statuses``, each with the body the handlers really send."""
+    return {status: {"model": ErrorBody, **_ERRORS[status]} for status in statuses}
 
 
 class ApiError(Exception):
@@ -76,7 +103,9 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(exc.status_code, "http_error")
+    code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
+        exc.status_code, "http_error"
+    )
     return JSONResponse(_body(code, exc.detail), status_code=exc.status_code, headers=exc.headers)
 
 

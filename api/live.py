@@ -1,10 +1,10 @@
-"""The one ``anomalies.v1`` consumer of an API process, feeding the fan-out hub.
+"""The one consumer of ``anomalies.v1`` and ``anomalies.actions.v1`` in an API process, feeding the fan-out hub.
 
 A confluent-kafka consumer runs in a daemon thread. It has a group id of its own and commits nothing:
 every API process must see every event (broadcast, not work sharing), and a restart only needs what
 happens from then on. Partitions are assigned at their high watermarks, so ``ready`` means "anything
-produced from now on will be delivered". Each event is decoded, its best frame presigned and the JSON
-built once in this thread; the event loop only queues the finished text.
+produced from now on will be delivered". Each record is decoded, an anomaly's best frame presigned and the JSON
+built once in this thread (``render``); the event loop only queues the finished text.
 """
 
 from __future__ import annotations
@@ -25,13 +25,14 @@ from anomaly_core.errors import DecodeError, TransientError
 from anomaly_core.kafka_logs import client_logger
 from anomaly_core.settings import KafkaSettings
 from api.fanout import Broadcast
-from api.models import LiveMessage, summary_from_event
+from api.models import ActionOut, LiveMessage, summary_from_event
 from api.queries import SEVERITY_ORDER
-from schemas.records import AnomalyEvent, ObjectRef
+from schemas.records import AnomalyAction, AnomalyEvent, ObjectRef
 
 logger = logging.getLogger(__name__)
 
-Decode = Callable[[bytes], AnomalyEvent]
+#: (topic, raw value) -> the broadcast; raises DecodeError for a bad record, TransientError to be retried.
+Render = Callable[[str, bytes], Broadcast]
 Sign = Callable[[ObjectRef], str]
 
 _METADATA_REFRESH_S = 30.0
@@ -59,23 +60,27 @@ def broadcast_for(event: AnomalyEvent, sign: Sign | None) -> Broadcast:
     )
 
 
+def action_broadcast(action: AnomalyAction) -> Broadcast:
+    """The wire text of one operator action; every severity filter lets it through (it carries no severity)."""
+    message = LiveMessage(type="action", action=ActionOut.from_record(action))
+    return Broadcast(camera_id=action.camera_id, severity_rank=len(SEVERITY_ORDER), text=message.model_dump_json())
+
+
 class LiveTail:
-    """Tails ``topic`` and hands each decoded event to ``deliver`` on the event loop."""
+    """Tails ``topics`` and hands each rendered record to ``deliver`` on the event loop."""
 
     def __init__(
         self,
         *,
         kafka: KafkaSettings,
-        topic: str,
-        decode: Decode,
-        sign: Sign | None,
+        topics: list[str],
+        render: Render,
         deliver: Callable[[Broadcast], object],
         loop: asyncio.AbstractEventLoop,
     ) -> None:
         self._kafka = kafka
-        self._topic = topic
-        self._decode = decode
-        self._sign = sign
+        self._topics = topics
+        self._render = render
         self._deliver = deliver
         self._loop = loop
         self._stop = threading.Event()
@@ -85,8 +90,8 @@ class LiveTail:
         self._thread = threading.Thread(target=self._run, name="live-tail", daemon=True)
 
     @property
-    def topic(self) -> str:
-        return self._topic
+    def topics(self) -> list[str]:
+        return self._topics
 
     def start(self) -> None:
         self._thread.start()
@@ -110,7 +115,7 @@ class LiveTail:
     def _run(self) -> None:
         consumer = Consumer(self._config())
         try:
-            assigned: set[int] = set()
+            assigned: set[tuple[str, int]] = set()
             next_refresh = 0.0
             while not self._stop.is_set():
                 if time.monotonic() >= next_refresh:
@@ -120,29 +125,32 @@ class LiveTail:
                 if msg is not None:
                     self._handle(msg)
         except Exception:
-            logger.exception("live tail of %s stopped", self._topic)
+            logger.exception("live tail of %s stopped", ", ".join(self._topics))
         finally:
             consumer.close()
 
-    def _assign_new(self, consumer: Consumer, assigned: set[int]) -> set[int]:
-        """Adds partitions not yet assigned (the topic may appear, or grow, after we start)."""
-        try:
-            meta = consumer.list_topics(self._topic, timeout=5.0).topics.get(self._topic)
-        except KafkaException as exc:
-            logger.warning("live tail: no metadata for %s yet: %s", self._topic, exc)
-            return assigned
-        if meta is None or meta.error is not None or not meta.partitions:
-            return assigned
-        fresh = [p for p in meta.partitions if p not in assigned]
+    def _assign_new(self, consumer: Consumer, assigned: set[tuple[str, int]]) -> set[tuple[str, int]]:
+        """Adds partitions not yet assigned (a topic may appear, or grow, after we start)."""
+        fresh: list[tuple[str, int]] = []
+        for topic in self._topics:
+            try:
+                meta = consumer.list_topics(topic, timeout=5.0).topics.get(topic)
+            except KafkaException as exc:
+                logger.warning("live tail: no metadata for %s yet: %s", topic, exc)
+                continue
+            if meta is None or meta.error is not None or not meta.partitions:
+                continue
+            fresh += [(topic, p) for p in meta.partitions if (topic, p) not in assigned]
         if fresh:
             positions = []
-            for partition in fresh:
-                _, high = consumer.get_watermark_offsets(TopicPartition(self._topic, partition), timeout=5.0)
-                positions.append(TopicPartition(self._topic, partition, high))
+            for topic, partition in fresh:
+                _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=5.0)
+                positions.append(TopicPartition(topic, partition, high))
             consumer.incremental_assign(positions)
             assigned = assigned | set(fresh)
-            logger.info("live tail of %s: %d partitions assigned", self._topic, len(assigned))
-        if assigned and not self.ready.is_set():
+            logger.info("live tail of %s: %d partitions assigned", ", ".join(self._topics), len(assigned))
+        # Ready once every topic has partitions assigned: nothing produced from now on is missed.
+        if {t for t, _ in assigned} == set(self._topics) and not self.ready.is_set():
             self.ready.set()
         return assigned
 
@@ -150,7 +158,7 @@ class LiveTail:
         error = msg.error()
         if error is not None:
             if error.code() != KafkaError._PARTITION_EOF:
-                logger.warning("live tail of %s: %s", self._topic, error)
+                logger.warning("live tail of %s: %s", msg.topic(), error)
             return
         raw = msg.value()
         if raw is None:
@@ -159,8 +167,7 @@ class LiveTail:
         delay = 0.2
         while not self._stop.is_set():
             try:
-                event = self._decode(raw)
-                broadcast = broadcast_for(event, self._sign)
+                broadcast = self._render(str(msg.topic()), raw)
             except DecodeError as exc:
                 # Read-only view: the writer's DLQ owns bad records; here they are only counted and logged.
                 self.undecodable += 1

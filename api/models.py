@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
-from schemas.records import AnomalyEvent
+from schemas.records import ActionKind, AnomalyAction, AnomalyEvent, Resolution
 
 
 class SignedObject(BaseModel):
@@ -40,10 +41,56 @@ class LineageOut(BaseModel):
     model_version: str
 
 
-class AckOut(BaseModel):
-    acked_by: str
-    note: str
-    acked_at: datetime
+class ErrorBody(BaseModel):
+    """Every error answer: a stable code and a message safe to show."""
+
+    error: str = Field(description="Stable code: unauthorized, forbidden, not_found, conflict, invalid_request, ...")
+    detail: str = Field(description="What went wrong, in words.")
+
+
+class ActionIn(BaseModel):
+    """An operator action. ASSIGN needs ``assignee``, RESOLVE needs ``resolution``, NOTE needs ``note``."""
+
+    kind: ActionKind
+    note: str | None = Field(None, max_length=2000)
+    assignee: str | None = Field(None, min_length=1, max_length=200)
+    resolution: Resolution | None = None
+    action_id: uuid.UUID | None = Field(
+        None,
+        description="Idempotency key: sending the same action with the same id again returns the stored action "
+        "(200) instead of acting twice; another action under a used id is a 409. Default: a new id.",
+    )
+
+    @model_validator(mode="after")
+    def _fits_kind(self) -> ActionIn:
+        needs = {ActionKind.ASSIGN: "assignee", ActionKind.RESOLVE: "resolution", ActionKind.NOTE: "note"}
+        for kind, name in needs.items():
+            given = getattr(self, name) is not None
+            if self.kind is kind and not given:
+                raise ValueError(f"a {kind.value} action needs {name}")
+            if self.kind is not kind and given and name != "note":
+                raise ValueError(f"{name} is only for {kind.value} actions")
+        return self
+
+
+class ActionOut(BaseModel):
+    action_id: str
+    anomaly_id: str
+    camera_id: str
+    kind: ActionKind
+    actor: str
+    at: datetime
+    assignee: str | None = None
+    resolution: Resolution | None = None
+    note: str | None = None
+
+    @classmethod
+    def from_record(cls, action: AnomalyAction) -> ActionOut:
+        return cls.model_validate(action, from_attributes=True)
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> ActionOut:
+        return cls.model_validate(row | {"action_id": str(row["action_id"]), "anomaly_id": str(row["anomaly_id"])})
 
 
 class AnomalySummary(BaseModel):
@@ -63,12 +110,24 @@ class AnomalySummary(BaseModel):
     fusion_version: str
     decided_at: datetime
     best_frame_url: str | None = Field(None, description="Presigned URL of the most telling frame, short-lived.")
+    origin: Literal["LIVE", "ANALYZE"] = Field("LIVE", description="LIVE cameras, or an `anomaly analyze` run.")
+    run_id: str | None = Field(None, description="The `anomaly analyze` run of an ANALYZE anomaly.")
+    # What operators did (from anomalies.actions.v1). Null in live `anomaly` messages, which carry the fusion's
+    # decision only: operator actions arrive as `action` messages.
+    status: Literal["NEW", "ACKNOWLEDGED", "RESOLVED"] | None = Field(None, description="Operator handling.")
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
+    assignee: str | None = None
+    resolution: Resolution | None = None
 
 
 class AnomalyDetail(AnomalySummary):
     evidence: EvidenceOut
     lineage: list[LineageOut]
-    acknowledgements: list[AckOut] = Field(default_factory=list)
+    resolved_by: str | None = None
+    resolved_at: datetime | None = None
+    notes: list[str] = Field(default_factory=list)
+    actions: list[ActionOut] = Field(default_factory=list, description="Every operator action, oldest first.")
 
 
 class AnomalyPage(BaseModel):
@@ -79,8 +138,9 @@ class AnomalyPage(BaseModel):
 class LiveMessage(BaseModel):
     """What the WebSocket sends: anomalies (new and updated revisions) and heartbeats."""
 
-    type: Literal["anomaly", "heartbeat", "hello"]
+    type: Literal["anomaly", "action", "heartbeat", "hello"]
     anomaly: AnomalySummary | None = None
+    action: ActionOut | None = None
     ts: datetime | None = None
 
 
@@ -97,10 +157,6 @@ class Camera(BaseModel):
 
 class CameraList(BaseModel):
     items: list[Camera]
-
-
-class AckIn(BaseModel):
-    note: str = Field("", max_length=2000)
 
 
 class ApiKeyIn(BaseModel):
@@ -167,4 +223,6 @@ def summary_from_event(event: AnomalyEvent, best_frame_url: str | None) -> Anoma
         fusion_version=event.fusion_version,
         decided_at=event.decided_at,
         best_frame_url=best_frame_url,
+        origin=event.origin.value,
+        run_id=event.run_id,
     )

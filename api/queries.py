@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from anomaly_core import operator_actions
 from api.cursor import Position
 from schemas.records import Severity
 
@@ -21,9 +22,10 @@ SEVERITY_ORDER = [s.value for s in Severity]  # LOW < MEDIUM < HIGH < CRITICAL
 
 SUMMARY_COLUMNS = (
     "anomaly_id, camera_id, revision, state, incident_start, incident_end, severity, kinds, score, reasons,"
-    " transcript, caption, rules_version, fusion_version, decided_at, evidence->'best_frame' as best_frame"
+    " transcript, caption, rules_version, fusion_version, decided_at, evidence->'best_frame' as best_frame,"
+    " origin, run_id, status, acknowledged_by, acknowledged_at, assignee, resolution"
 )
-DETAIL_COLUMNS = SUMMARY_COLUMNS + ", evidence, lineage"
+DETAIL_COLUMNS = SUMMARY_COLUMNS + ", evidence, lineage, resolved_by, resolved_at, notes"
 
 
 def severities_at_least(minimum: str) -> list[str]:
@@ -41,6 +43,7 @@ class AnomalyFilter:
     kinds: frozenset[str] | None = None
     rules_version: str | None = None
     states: frozenset[str] | None = None
+    statuses: frozenset[str] | None = None
 
 
 def build_list(flt: AnomalyFilter, after: Position | None, limit: int) -> tuple[str, dict[str, Any]]:
@@ -73,6 +76,9 @@ def build_list(flt: AnomalyFilter, after: Position | None, limit: int) -> tuple[
     if flt.states is not None:
         where.append("state = any(%(states)s)")
         params["states"] = sorted(flt.states)
+    if flt.statuses is not None:
+        where.append("status = any(%(statuses)s)")
+        params["statuses"] = sorted(flt.statuses)
     if after is not None:
         where.append("(incident_start, anomaly_id) < (%(after_start)s, %(after_id)s::uuid)")
         params["after_start"] = after.incident_start
@@ -109,25 +115,16 @@ async def get_anomaly(conn: psycopg.AsyncConnection, anomaly_id: str) -> dict[st
         return await cur.fetchone()
 
 
-async def list_acks(conn: psycopg.AsyncConnection, anomaly_id: str) -> list[dict[str, Any]]:
+async def list_actions(conn: psycopg.AsyncConnection, anomaly_id: str) -> list[dict[str, Any]]:
     async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(
-            "select acked_by, note, acked_at from anomaly_acks where anomaly_id = %s order by acked_at", (anomaly_id,)
-        )
+        await cur.execute(operator_actions.HISTORY, (anomaly_id,))
         return await cur.fetchall()
 
 
-async def upsert_ack(conn: psycopg.AsyncConnection, anomaly_id: str, acked_by: str, note: str) -> dict[str, Any]:
+async def get_action(conn: psycopg.AsyncConnection, action_id: str) -> dict[str, Any] | None:
     async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(
-            "insert into anomaly_acks (anomaly_id, acked_by, note) values (%s, %s, %s)"
-            " on conflict (anomaly_id, acked_by) do update set note = excluded.note, acked_at = now()"
-            " returning acked_by, note, acked_at",
-            (anomaly_id, acked_by, note),
-        )
-        row = await cur.fetchone()
-    assert row is not None
-    return row
+        await cur.execute(operator_actions.ONE, (action_id,))
+        return await cur.fetchone()
 
 
 def build_cameras(cameras: frozenset[str] | None) -> tuple[str, dict[str, Any]]:

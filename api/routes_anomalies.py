@@ -1,26 +1,32 @@
-"""``/v1/anomalies``: filtered, cursor-paginated lists; one anomaly with evidence URLs; acknowledgements."""
+"""``/v1/anomalies``: filtered, cursor-paginated lists; one anomaly with evidence URLs and its operator actions."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 
 from api import cursor, queries
 from api.auth import Principal
-from api.deps import Operator, Svc, Viewer
-from api.errors import invalid, not_found
-from api.models import AckIn, AckOut, AnomalyDetail, AnomalyPage, LineageOut, summary_from_row
+from api.deps import Svc, Viewer
+from api.errors import AUTHENTICATED, error_responses, invalid, not_found
+from api.models import ActionOut, AnomalyDetail, AnomalyPage, LineageOut, summary_from_row
 from api.presign import evidence_from_json
 from api.queries import AnomalyFilter
 from api.services import Services
 from schemas.records import AnomalyKind, AnomalyState, Severity
 
-router = APIRouter(prefix="/v1", tags=["anomalies"])
 
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such anomaly"}}
+class HandlingStatus(StrEnum):
+    NEW = "NEW"
+    ACKNOWLEDGED = "ACKNOWLEDGED"
+    RESOLVED = "RESOLVED"
+
+
+router = APIRouter(prefix="/v1", tags=["anomalies"], responses=error_responses(*AUTHENTICATED))
 
 
 def _utc(ts: datetime | None) -> datetime | None:
@@ -41,6 +47,7 @@ class ListParams:
         min_severity: Annotated[Severity | None, Query(description="This severity or higher.")] = None,
         kind: Annotated[list[AnomalyKind] | None, Query(description="Having any of these kinds.")] = None,
         state: Annotated[list[AnomalyState] | None, Query(description="Any of these states.")] = None,
+        status: Annotated[list[HandlingStatus] | None, Query(description="Any of these operator statuses.")] = None,
         rules_version: Annotated[str | None, Query(max_length=100)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         cursor: Annotated[str | None, Query(max_length=256, description="next_cursor of the previous page.")] = None,
@@ -55,6 +62,7 @@ class ListParams:
             self.severities = at_least if self.severities is None else self.severities & at_least
         self.kinds = frozenset(k.value for k in kind) if kind else None
         self.states = frozenset(s.value for s in state) if state else None
+        self.statuses = frozenset(s.value for s in status) if status else None
         self.rules_version = rules_version
         self.limit = limit
         self.cursor = cursor
@@ -68,6 +76,7 @@ class ListParams:
                 "severities": sorted(self.severities or []),
                 "kinds": sorted(self.kinds or []),
                 "states": sorted(self.states or []),
+                "statuses": sorted(self.statuses or []),
                 "rules_version": self.rules_version,
             }
         )
@@ -91,6 +100,7 @@ async def anomaly_page(
         kinds=params.kinds,
         rules_version=params.rules_version,
         states=params.states,
+        statuses=params.statuses,
     )
     async with svc.db.connection() as conn:
         rows, last = await queries.list_anomalies(conn, flt, after, params.limit)
@@ -110,7 +120,7 @@ async def list_anomalies(
     return await anomaly_page(svc, principal, params, camera)
 
 
-async def _visible_row(svc: Services, principal: Principal, anomaly_id: uuid.UUID) -> dict[str, Any]:
+async def visible_row(svc: Services, principal: Principal, anomaly_id: uuid.UUID) -> dict[str, Any]:
     async with svc.db.connection() as conn:
         row = await queries.get_anomaly(conn, str(anomaly_id))
     if row is None:
@@ -120,19 +130,25 @@ async def _visible_row(svc: Services, principal: Principal, anomaly_id: uuid.UUI
 
 
 @router.get(
-    "/anomalies/{anomaly_id}", response_model=AnomalyDetail, responses=_NOT_FOUND, summary="One anomaly with evidence"
+    "/anomalies/{anomaly_id}",
+    response_model=AnomalyDetail,
+    responses=error_responses(404),
+    summary="One anomaly with evidence",
 )
 async def get_anomaly(principal: Viewer, svc: Svc, anomaly_id: Annotated[uuid.UUID, Path()]) -> AnomalyDetail:
-    row = await _visible_row(svc, principal, anomaly_id)
+    row = await visible_row(svc, principal, anomaly_id)
     async with svc.db.connection() as conn:
-        acks = await queries.list_acks(conn, str(anomaly_id))
+        actions = await queries.list_actions(conn, str(anomaly_id))
     summary = summary_from_row(row, svc.signer.best_frame_url(row.get("best_frame")))
     lineage = row.get("lineage") or []
     return AnomalyDetail(
         **summary.model_dump(),
         evidence=svc.signer.evidence(evidence_from_json(row.get("evidence"))),
         lineage=[_lineage(entry) for entry in lineage if isinstance(entry, dict)],
-        acknowledgements=[AckOut.model_validate(a) for a in acks],
+        resolved_by=row.get("resolved_by"),
+        resolved_at=row.get("resolved_at"),
+        notes=list(row.get("notes") or []),
+        actions=[ActionOut.from_row(a) for a in actions],
     )
 
 
@@ -148,16 +164,3 @@ def _lineage(entry: dict[str, object]) -> LineageOut:
         model_name=str(model.get("name", "")),
         model_version=str(model.get("version", "")),
     )
-
-
-@router.post(
-    "/anomalies/{anomaly_id}/acknowledgements",
-    response_model=AckOut,
-    responses=_NOT_FOUND,
-    summary="Acknowledge an anomaly (operator)",
-)
-async def acknowledge(principal: Operator, svc: Svc, anomaly_id: Annotated[uuid.UUID, Path()], body: AckIn) -> AckOut:
-    await _visible_row(svc, principal, anomaly_id)
-    async with svc.db.connection() as conn:
-        row = await queries.upsert_ack(conn, str(anomaly_id), principal.subject, body.note)
-    return AckOut.model_validate(row)

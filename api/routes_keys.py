@@ -11,10 +11,10 @@ from fastapi import APIRouter, Path
 from api import keystore
 from api.auth import KeyRecord, Role
 from api.deps import Admin, Svc
-from api.errors import not_found
+from api.errors import AUTHENTICATED, error_responses, not_found
 from api.models import ApiKeyCreated, ApiKeyIn, ApiKeyOut
 
-router = APIRouter(prefix="/v1/apikeys", tags=["api keys"])
+router = APIRouter(prefix="/v1/apikeys", tags=["api keys"], responses=error_responses(*AUTHENTICATED))
 
 
 def _out(record: KeyRecord) -> ApiKeyOut:
@@ -35,7 +35,13 @@ async def list_keys(_: Admin, svc: Svc) -> list[ApiKeyOut]:
         return [_out(r) for r in await keystore.list_keys_async(conn)]
 
 
-@router.post("", response_model=ApiKeyCreated, status_code=201, summary="Create an API key (shown once)")
+@router.post(
+    "",
+    response_model=ApiKeyCreated,
+    status_code=201,
+    responses=error_responses(400, 413),
+    summary="Create an API key (shown once)",
+)
 async def create_key(_: Admin, svc: Svc, body: ApiKeyIn) -> ApiKeyCreated:
     expires = timedelta(days=body.expires_days) if body.expires_days else None
     async with svc.db.connection() as conn:
@@ -50,7 +56,7 @@ async def create_key(_: Admin, svc: Svc, body: ApiKeyIn) -> ApiKeyCreated:
     return ApiKeyCreated(**_out(new.record).model_dump(), key=new.secret)
 
 
-@router.delete("/{key_id}", response_model=ApiKeyOut, summary="Revoke an API key")
+@router.delete("/{key_id}", response_model=ApiKeyOut, responses=error_responses(404), summary="Revoke an API key")
 async def revoke_key(_: Admin, svc: Svc, key_id: Annotated[uuid.UUID, Path()]) -> ApiKeyOut:
     async with svc.db.connection() as conn:
         record = await keystore.revoke_async(conn, str(key_id))

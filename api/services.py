@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from fastapi import Request
 
 from anomaly_core.objectstore import ObjectStore
-from anomaly_core.topics import ANOMALIES, topic_name
+from anomaly_core.topics import ANOMALIES, ANOMALY_ACTIONS, topic_name
 from api import keystore
+from api.actions import ActionPublisher
 from api.auth import Authenticator, KeyRecord
 from api.db import Database
 from api.fanout import Broadcast, Hub
@@ -36,6 +37,7 @@ class Services:
     hub: Hub
     signer: EvidenceSigner
     store: ObjectStore  # the API's own view of the store, for readiness
+    actions: ActionPublisher
     live: LiveTail | None = None
     _admin: object | None = field(default=None, repr=False)
     _pump: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -69,6 +71,9 @@ class Services:
             hub=Hub(api.ws_queue_size),
             signer=EvidenceSigner.from_settings(settings.store, api.presign_seconds, api.evidence_public_endpoint),
             store=ObjectStore.from_settings(settings.store, timeout_s=api.db_timeout_seconds),
+            actions=ActionPublisher(
+                settings.kafka, topic_name(ANOMALY_ACTIONS, settings.kafka.topic_prefix), api.kafka_timeout_seconds
+            ),
         )
 
     def anomalies_topic(self) -> str:
@@ -87,26 +92,25 @@ class Services:
             await asyncio.to_thread(self.live.stop)
         if self._pump is not None:
             self._pump.cancel()
+        await asyncio.to_thread(self.actions.close)
         await self.db.close()
 
     def _live_tail(self, loop: asyncio.AbstractEventLoop, inbox: asyncio.Queue[Broadcast]) -> LiveTail:
         from anomaly_core.registry import RegistryClient
         from anomaly_core.serde import AvroSerde
-        from schemas.records import AnomalyEvent
+        from api.live import action_broadcast, broadcast_for
+        from schemas.records import AnomalyAction, AnomalyEvent
 
-        topic = self.anomalies_topic()
+        anomalies, actions = self.anomalies_topic(), self.actions.topic
         serde = AvroSerde(RegistryClient(self.settings.kafka.schema_registry_url))
 
-        def decode(raw: bytes) -> AnomalyEvent:
-            return serde.decode(topic, raw, AnomalyEvent)
+        def render(topic: str, raw: bytes) -> Broadcast:
+            if topic == actions:
+                return action_broadcast(serde.decode(topic, raw, AnomalyAction))
+            return broadcast_for(serde.decode(topic, raw, AnomalyEvent), self.signer.url)
 
         return LiveTail(
-            kafka=self.settings.kafka,
-            topic=topic,
-            decode=decode,
-            sign=self.signer.url,
-            deliver=inbox.put_nowait,
-            loop=loop,
+            kafka=self.settings.kafka, topics=[anomalies, actions], render=render, deliver=inbox.put_nowait, loop=loop
         )
 
     def kafka_ping(self, timeout_s: float) -> None:

@@ -28,6 +28,8 @@ class ApiServerSettings(ApiSettings):
     ws_auth_timeout_seconds: float = Field(5.0, alias="API_WS_AUTH_TIMEOUT_SECONDS", gt=0)
     db_timeout_seconds: float = Field(2.0, alias="API_DB_TIMEOUT_SECONDS", gt=0)
     statement_timeout_ms: int = Field(5000, alias="API_STATEMENT_TIMEOUT_MS", ge=100)
+    # How long an operator action waits for the brokers to acknowledge its event before the answer is a 503.
+    kafka_timeout_seconds: float = Field(5.0, alias="API_KAFKA_TIMEOUT_SECONDS", gt=0)
     # Where browsers reach the object store, when that differs from S3_ENDPOINT_URL (presigning is offline).
     evidence_public_endpoint: str | None = Field(None, alias="EVIDENCE_PUBLIC_ENDPOINT_URL")
     live_enabled: bool = Field(True, alias="API_LIVE_ENABLED")

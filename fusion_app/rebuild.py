@@ -1,4 +1,5 @@
-"""``anomaly projection rebuild``: truncate the anomalies table and refill it from ``anomalies.v1``.
+"""``anomaly projection rebuild``: truncate the anomalies and anomaly_actions tables and refill them from
+``anomalies.v1`` and ``anomalies.actions.v1`` (the operator actions are applied after every anomaly is in).
 
 A fresh reader (no group offsets) reads every partition from the beginning up to the end offsets it saw when
 it started; truncate and refill happen in ONE transaction, so readers see the old table until the new one is
@@ -20,7 +21,7 @@ from anomaly_core.serde import AvroSerde
 from anomaly_core.settings import KafkaSettings
 from fusion_app.projection import Projection
 from fusion_app.reader import read_range
-from schemas.records import AnomalyEvent
+from schemas.records import AnomalyAction, AnomalyEvent
 
 log = logging.getLogger(__name__)
 BATCH = 1000
@@ -29,7 +30,9 @@ BATCH = 1000
 @dataclass
 class RebuildReport:
     topic: str
+    actions_topic: str = ""
     events: int = 0
+    actions: int = 0
     rows: int = 0
     skipped: int = 0
     seconds: float = 0.0
@@ -40,23 +43,33 @@ def rebuild(
 ) -> RebuildReport:
     started = time.monotonic()
     topic = catalog.topic_name(catalog.ANOMALIES, kafka.topic_prefix)
-    report = RebuildReport(topic)
+    actions_topic = catalog.topic_name(catalog.ANOMALY_ACTIONS, kafka.topic_prefix)
+    report = RebuildReport(topic, actions_topic)
     migrate(dsn)
     projection = Projection(dsn)
     with RegistryClient(kafka.schema_registry_url) as registry, connect(dsn) as conn:
         serde = AvroSerde(registry)
-        conn.execute("truncate anomalies")
-        for batch in read_range(kafka, [topic], batch=BATCH, timeout_s=timeout_s):
-            events: list[AnomalyEvent] = []
-            for msg in batch:
-                try:
-                    events.append(serde.decode(topic, msg.value(), AnomalyEvent))
-                except DecodeError as exc:
-                    report.skipped += 1
-                    log.warning("%s[%d]@%d skipped: %s", topic, msg.partition(), msg.offset(), exc)
-            report.events += projection.upsert(events, conn=conn)
-            if progress is not None:
-                progress(report.events + report.skipped, len(batch))
+        conn.execute("truncate anomalies, anomaly_actions")
+        contracts: tuple[tuple[str, type[AnomalyEvent | AnomalyAction]], ...] = (
+            (topic, AnomalyEvent),
+            (actions_topic, AnomalyAction),
+        )
+        for name, record in contracts:
+            for batch in read_range(kafka, [name], batch=BATCH, timeout_s=timeout_s):
+                values: list[AnomalyEvent | AnomalyAction] = []
+                for msg in batch:
+                    try:
+                        values.append(serde.decode(name, msg.value(), record))
+                    except DecodeError as exc:
+                        report.skipped += 1
+                        log.warning("%s[%d]@%d skipped: %s", name, msg.partition(), msg.offset(), exc)
+                done = projection.upsert(values, conn=conn)
+                if record is AnomalyEvent:
+                    report.events += done
+                else:
+                    report.actions += done
+                if progress is not None:
+                    progress(report.events + report.actions + report.skipped, len(batch))
         conn.commit()
         row = conn.execute("select count(*) from anomalies").fetchone()
         report.rows = int(row[0]) if row else 0

@@ -19,7 +19,7 @@ from psycopg import sql
 
 from anomaly_core.objectstore import ObjectStore
 from anomaly_core.settings import DatabaseSettings, KafkaSettings, ObjectStoreSettings
-from anomaly_core.topics import ANOMALIES, spec_for
+from anomaly_core.topics import ANOMALIES, ANOMALY_ACTIONS, spec_for
 from api.app import create_app
 from api.settings import ApiServerSettings, AppSettings
 from fusion_app.projection import row_of
@@ -38,7 +38,8 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def private_topic(kafka: KafkaSettings) -> Iterator[tuple[str, str]]:
-    """(prefix, topic): a fresh ``<prefix>anomalies.v1`` with one partition for a whole module, deleted after.
+    """(prefix, topic): a fresh ``<prefix>anomalies.v1`` (and ``<prefix>anomalies.actions.v1``, where the API
+    publishes operator actions) with one partition for a whole module, deleted after.
 
     (The ``make_topics`` fixture is per test; the API server here lives for a module.)
     """
@@ -47,13 +48,13 @@ def private_topic(kafka: KafkaSettings) -> Iterator[tuple[str, str]]:
     from anomaly_core.admin import create_topics, delete_topics
 
     prefix = f"t{uuid.uuid4().hex[:8]}."
-    spec = replace(spec_for(ANOMALIES).prefixed(prefix), partitions=1)
+    specs = [replace(spec_for(base).prefixed(prefix), partitions=1) for base in (ANOMALIES, ANOMALY_ACTIONS)]
     admin = AdminClient(kafka.client_config())
-    create_topics(admin, [spec], replication=1)
+    create_topics(admin, specs, replication=1)
     try:
-        yield prefix, spec.name
+        yield prefix, specs[0].name
     finally:
-        delete_topics(admin, [spec.name])
+        delete_topics(admin, [spec.name for spec in specs])
 
 
 @contextlib.contextmanager

@@ -20,11 +20,14 @@ from websockets.sync.client import ClientConnection, connect
 
 from anomaly_core.db import migrate
 from anomaly_core.objectstore import ObjectStore
+from anomaly_core.registry import RegistryClient
+from anomaly_core.serde import AvroSerde
 from anomaly_core.settings import KafkaSettings, ObjectStoreSettings
+from anomaly_core.topics import ANOMALY_ACTIONS, topic_name
 from api import keystore
 from api.auth import Role, issue_jwt
 from bench.sample_events import anomaly_event
-from schemas.records import AnomalyEvent, AnomalyKind, AnomalyState, ObjectRef
+from schemas.records import AnomalyAction, AnomalyEvent, AnomalyKind, AnomalyState, ObjectRef
 from tests.api_harness import (
     JWT_SECRET,
     PEPPER,
@@ -193,8 +196,8 @@ def test_missing_forged_expired_and_revoked_credentials_are_401(env: Env, http: 
 
 def test_wrong_role_or_camera_is_403(env: Env, http: httpx.Client) -> None:
     viewer, scoped = auth(env.keys["viewer"]), auth(env.keys["scoped"])
-    ack = f"/v1/anomalies/{env.ids['cam-a']}/acknowledgements"
-    assert_error(http.post(ack, headers=viewer, json={"note": "x"}), 403, "forbidden", "operator")
+    act = f"/v1/anomalies/{env.ids['cam-a']}/actions"
+    assert_error(http.post(act, headers=viewer, json={"kind": "ACKNOWLEDGE"}), 403, "forbidden", "operator")
     assert_error(http.get("/v1/apikeys", headers=auth(env.keys["operator"])), 403, "forbidden", "admin")
     assert_error(http.get("/v1/anomalies?camera=cam-b", headers=scoped), 403, "forbidden", "cam-b")
     assert_error(http.get(f"/v1/anomalies/{env.ids['cam-b']}", headers=scoped), 403, "forbidden", "cam-b")
@@ -294,27 +297,82 @@ def test_detail_has_presigned_evidence_transcript_caption_lineage(env: Env, http
     assert httpx.get(tampered, timeout=10).status_code == 403
 
 
-def test_operator_acknowledges(env: Env, http: httpx.Client) -> None:
-    url = f"/v1/anomalies/{env.ids['cam-a']}/acknowledgements"
-    response = http.post(url, headers=auth(env.keys["operator"]), json={"note": "guard on the way"})
-    assert response.status_code == 200, response.text
-    again = http.post(url, headers=auth(env.keys["operator"]), json={"note": "resolved"})
-    assert again.json()["note"] == "resolved"
-    acks = http.get(f"/v1/anomalies/{env.ids['cam-a']}", headers=auth(env.keys["viewer"])).json()["acknowledgements"]
-    assert [a["note"] for a in acks] == ["resolved"]
-    missing = http.post(f"/v1/anomalies/{uuid.uuid4()}/acknowledgements", headers=auth(env.keys["operator"]), json={})
+def test_operator_actions_are_published_applied_and_idempotent(env: Env, http: httpx.Client) -> None:
+    operator, viewer = auth(env.keys["operator"]), auth(env.keys["viewer"])
+    anomaly = env.ids["cam-a"]
+    url = f"/v1/anomalies/{anomaly}/actions"
+    ack = http.post(url, headers=operator, json={"kind": "ACKNOWLEDGE", "note": "guard on the way"})
+    assert ack.status_code == 201, ack.text
+    assert ack.json()["actor"].startswith("key:") and ack.json()["camera_id"] == "cam-a"
+    assign = http.post(url, headers=operator, json={"kind": "ASSIGN", "assignee": "guard-7"})
+    assert assign.status_code == 201, assign.text
+    resolve_id = str(uuid.uuid4())
+    resolve = {"kind": "RESOLVE", "resolution": "FALSE_ALARM", "note": "a cat", "action_id": resolve_id}
+    assert http.post(url, headers=operator, json=resolve).status_code == 201
+    again = http.post(url, headers=operator, json=resolve)  # a retry with the same id acts once
+    assert again.status_code == 200 and again.json()["action_id"] == resolve_id
+    other = resolve | {"resolution": "TRUE_ALARM"}
+    assert_error(http.post(url, headers=operator, json=other), 409, "conflict", resolve_id)
+    second = http.post(url, headers=operator, json={"kind": "RESOLVE", "resolution": "TEST"})
+    assert_error(second, 409, "conflict", "already resolved")
+    assert http.post(url, headers=operator, json={"kind": "NOTE", "note": "camera cleaned"}).status_code == 201
+
+    detail = http.get(f"/v1/anomalies/{anomaly}", headers=viewer).json()
+    assert detail["status"] == "RESOLVED" and detail["resolution"] == "FALSE_ALARM"
+    assert detail["acknowledged_by"] == ack.json()["actor"] and detail["assignee"] == "guard-7"
+    assert detail["notes"] == ["guard on the way", "a cat", "camera cleaned"]
+    assert [a["kind"] for a in detail["actions"]] == ["ACKNOWLEDGE", "ASSIGN", "RESOLVE", "NOTE"]
+    resolved = _ids(http, env.keys["viewer"], "status=RESOLVED")
+    assert resolved == [anomaly]
+
+    published = _actions_on_topic(env, 4)  # the log holds each action once, keyed by camera
+    assert [(a.kind.value, a.camera_id) for a in published] == [
+        ("ACKNOWLEDGE", "cam-a"),
+        ("ASSIGN", "cam-a"),
+        ("RESOLVE", "cam-a"),
+        ("NOTE", "cam-a"),
+    ]
+
+
+def _actions_on_topic(env: Env, count: int) -> list[AnomalyAction]:
+    from fusion_app.reader import read_range
+
+    topic = topic_name(ANOMALY_ACTIONS, env.prefix)
+    serde = AvroSerde(RegistryClient(env.kafka.schema_registry_url))
+    return [serde.decode(topic, m.value(), AnomalyAction) for batch in read_range(env.kafka, [topic]) for m in batch][
+        :count
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({"kind": "RESOLVE"}, ("needs resolution",)),
+        ({"kind": "ASSIGN"}, ("needs assignee",)),
+        ({"kind": "NOTE"}, ("needs note",)),
+        ({"kind": "ACKNOWLEDGE", "resolution": "TEST"}, ("only for RESOLVE",)),
+        ({"kind": "SNOOZE"}, ("body.kind",)),
+        ({"kind": "NOTE", "note": 5}, ("body.note",)),
+    ],
+)
+def test_bad_actions_are_422_and_unknown_anomalies_404(
+    env: Env, http: httpx.Client, body: dict[str, object], words: tuple[str, ...]
+) -> None:
+    operator = auth(env.keys["operator"])
+    url = f"/v1/anomalies/{env.ids['newest']}/actions"
+    assert_error(http.post(url, headers=operator, json=body), 422, "invalid_request", *words)
+    missing = http.post(f"/v1/anomalies/{uuid.uuid4()}/actions", headers=operator, json={"kind": "ACKNOWLEDGE"})
     assert_error(missing, 404, "not_found")
-    assert_error(http.post(url, headers=auth(env.keys["operator"]), json={"note": 5}), 422, "invalid_request", "note")
 
 
 def test_oversized_bodies_are_413(env: Env, http: httpx.Client) -> None:
-    url = f"/v1/anomalies/{env.ids['cam-a']}/acknowledgements"
-    big = json.dumps({"note": "x" * (MAX_BODY + 10)})
+    url = f"/v1/anomalies/{env.ids['cam-a']}/actions"
+    big = json.dumps({"kind": "NOTE", "note": "x" * (MAX_BODY + 10)})
     response = http.post(url, headers=auth(env.keys["operator"]) | {"content-type": "application/json"}, content=big)
     assert_error(response, 413, "payload_too_large")
 
     def chunks() -> Iterator[bytes]:
-        yield b'{"note": "'
+        yield b'{"kind": "NOTE", "note": "'
         for _ in range(10):
             yield b"y" * 500
         yield b'"}'
@@ -407,6 +465,22 @@ def test_postgres_down_gives_503_and_the_process_stays_up(env: Env) -> None:
         assert api.thread.is_alive()
 
 
+def test_kafka_down_refuses_actions_with_503_and_changes_nothing(env: Env) -> None:
+    dead = env.kafka.model_copy(update={"bootstrap_servers": f"127.0.0.1:{_closed_port()}"})
+    settings = app_settings(
+        env.dsn, dead, env.store_settings, env.prefix, API_LIVE_ENABLED=False, API_KAFKA_TIMEOUT_SECONDS=1
+    )
+    anomaly = env.ids["cam-b"]
+    with serve(settings) as api, httpx.Client(base_url=api.base_url, timeout=10) as client:
+        refused = client.post(
+            f"/v1/anomalies/{anomaly}/actions", headers=auth(env.keys["operator"]), json={"kind": "ACKNOWLEDGE"}
+        )
+        assert_error(refused, 503, "unavailable", "kafka")
+        assert refused.headers["retry-after"] == "5"
+        detail = client.get(f"/v1/anomalies/{anomaly}", headers=auth(env.keys["viewer"])).json()
+        assert detail["status"] == "NEW" and detail["actions"] == []
+
+
 # --- live WebSocket -----------------------------------------------------------------------------------------
 
 
@@ -421,6 +495,26 @@ def _next_anomaly(ws: ClientConnection, timeout: float = 15.0) -> dict[str, obje
         if message["type"] == "anomaly":
             anomaly: dict[str, object] = message["anomaly"]
             return anomaly
+
+
+def _next_of(ws: ClientConnection, kind: str, timeout: float = 15.0) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while True:
+        message = json.loads(ws.recv(timeout=max(0.1, deadline - time.monotonic())))
+        if message["type"] == kind:
+            found: dict[str, object] = message[kind]
+            return found
+
+
+def test_ws_pushes_operator_actions(env: Env, http: httpx.Client) -> None:
+    with _ws(env, "?min_severity=CRITICAL", ["anomaly.v1", f"bearer.{env.keys['viewer']}"]) as ws:
+        assert json.loads(ws.recv(timeout=5))["type"] == "hello"
+        anomaly = env.ids["newest"]
+        body = {"kind": "ASSIGN", "assignee": "night shift"}
+        sent = http.post(f"/v1/anomalies/{anomaly}/actions", headers=auth(env.keys["operator"]), json=body)
+        assert sent.status_code == 201, sent.text
+        pushed = _next_of(ws, "action")  # actions pass every severity filter: they carry no severity
+        assert pushed["action_id"] == sent.json()["action_id"] and pushed["assignee"] == "night shift"
 
 
 def _close_code(ws: ClientConnection, timeout: float = 10.0) -> int | None:
