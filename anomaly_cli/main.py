@@ -12,6 +12,7 @@ from anomaly_cli import (
     analyze_cmd,
     api_cmd,
     bench_cmd,
+    cameras_cmd,
     eval_cmd,
     fusion_cmd,
     models_cmd,
@@ -41,6 +42,7 @@ app.add_typer(api_cmd.apikeys_app, name="apikeys")
 app.add_typer(retention_cmd.app, name="retention")
 app.add_typer(bench_cmd.app, name="bench")
 app.add_typer(eval_cmd.app, name="eval")
+app.add_typer(cameras_cmd.app, name="cameras")
 app.add_typer(notify_cmd.app, name="notify")
 app.command("api")(api_cmd.serve)
 app.command("replay")(fusion_cmd.replay)
