@@ -44,6 +44,8 @@ locals {
     S3_FRAMES_BUCKET            = aws_s3_bucket.media["frames"].bucket
     S3_AUDIO_BUCKET             = aws_s3_bucket.media["audio"].bucket
     S3_EVIDENCE_BUCKET          = aws_s3_bucket.media["evidence"].bucket
+    S3_SSE                      = "kms" # a bucket the app creates gets the module's key, like the media buckets
+    S3_SSE_KMS_KEY_ID           = aws_kms_key.this.arn
     VIDEO_RETENTION_DAYS        = tostring(var.video_retention_days)
     AUDIO_CHUNK_RETENTION_HOURS = tostring(var.audio_chunk_retention_hours)
     EVIDENCE_RETENTION_DAYS     = tostring(var.evidence_retention_days)
