@@ -93,6 +93,19 @@ class ActionOut(BaseModel):
         return cls.model_validate(row | {"action_id": str(row["action_id"]), "anomaly_id": str(row["anomaly_id"])})
 
 
+class NotificationOut(BaseModel):
+    """One decision of the notify worker about this anomaly for one target (docs/notifications.md)."""
+
+    target: str
+    channel: Literal["webhook", "email", "mqtt"]
+    change: str = Field(description="opened, severity_up, new_kind, closed, escalated, acknowledged, ...")
+    status: Literal["sent", "failed", "quiet", "rate_limited"]
+    detail: str = Field(description="The receiver's answer, or why it failed or was held back.")
+    revision: int
+    attempts: int
+    created_at: datetime
+
+
 class AnomalySummary(BaseModel):
     anomaly_id: str
     camera_id: str
@@ -128,6 +141,9 @@ class AnomalyDetail(AnomalySummary):
     resolved_at: datetime | None = None
     notes: list[str] = Field(default_factory=list)
     actions: list[ActionOut] = Field(default_factory=list, description="Every operator action, oldest first.")
+    notifications: list[NotificationOut] = Field(
+        default_factory=list, description="Who was told (webhook, e-mail, MQTT), oldest first."
+    )
 
 
 class AnomalyPage(BaseModel):

@@ -121,6 +121,17 @@ async def list_actions(conn: psycopg.AsyncConnection, anomaly_id: str) -> list[d
         return await cur.fetchall()
 
 
+async def list_notifications(conn: psycopg.AsyncConnection, anomaly_id: str) -> list[dict[str, Any]]:
+    """The notify worker's decisions about the anomaly (``notifications``, migration 005), oldest first."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            "select target, channel, change, status, detail, revision, attempts, created_at from notifications"
+            " where anomaly_id = %s order by created_at, target",
+            (anomaly_id,),
+        )
+        return await cur.fetchall()
+
+
 async def get_action(conn: psycopg.AsyncConnection, action_id: str) -> dict[str, Any] | None:
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(operator_actions.ONE, (action_id,))

@@ -13,7 +13,7 @@ from api import cursor, queries
 from api.auth import Principal
 from api.deps import Svc, Viewer
 from api.errors import AUTHENTICATED, error_responses, invalid, not_found
-from api.models import ActionOut, AnomalyDetail, AnomalyPage, LineageOut, summary_from_row
+from api.models import ActionOut, AnomalyDetail, AnomalyPage, LineageOut, NotificationOut, summary_from_row
 from api.presign import evidence_from_json
 from api.queries import AnomalyFilter
 from api.services import Services
@@ -139,6 +139,7 @@ async def get_anomaly(principal: Viewer, svc: Svc, anomaly_id: Annotated[uuid.UU
     row = await visible_row(svc, principal, anomaly_id)
     async with svc.db.connection() as conn:
         actions = await queries.list_actions(conn, str(anomaly_id))
+        notifications = await queries.list_notifications(conn, str(anomaly_id))
     summary = summary_from_row(row, svc.signer.best_frame_url(row.get("best_frame")))
     lineage = row.get("lineage") or []
     return AnomalyDetail(
@@ -149,6 +150,7 @@ async def get_anomaly(principal: Viewer, svc: Svc, anomaly_id: Annotated[uuid.UU
         resolved_at=row.get("resolved_at"),
         notes=list(row.get("notes") or []),
         actions=[ActionOut.from_row(a) for a in actions],
+        notifications=[NotificationOut.model_validate(n) for n in notifications],
     )
 
 

@@ -297,6 +297,22 @@ def test_detail_has_presigned_evidence_transcript_caption_lineage(env: Env, http
     assert httpx.get(tampered, timeout=10).status_code == 403
 
 
+def test_detail_lists_the_notifications_of_the_anomaly(env: Env, http: httpx.Client) -> None:
+    anomaly = env.ids["cam-a"]
+    with psycopg.connect(env.dsn) as conn:
+        conn.execute(
+            "insert into notifications (anomaly_id, step, target, camera_id, revision, channel, change, status,"
+            " detail, attempts, latency_ms, idempotency_key) values (%s, 'r1', 'ops', 'cam-a', 1, 'webhook',"
+            " 'opened', 'sent', 'HTTP 200', 2, 12.5, %s) on conflict do nothing",
+            (anomaly, f"{anomaly}:1:r1"),
+        )
+    detail = http.get(f"/v1/anomalies/{anomaly}", headers=auth(env.keys["viewer"])).json()
+    sent = [n for n in detail["notifications"] if n["target"] == "ops"]
+    assert [(n["channel"], n["change"], n["status"], n["detail"], n["attempts"]) for n in sent] == [
+        ("webhook", "opened", "sent", "HTTP 200", 2)
+    ]
+
+
 def test_operator_actions_are_published_applied_and_idempotent(env: Env, http: httpx.Client) -> None:
     operator, viewer = auth(env.keys["operator"]), auth(env.keys["viewer"])
     anomaly = env.ids["cam-a"]
