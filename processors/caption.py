@@ -22,8 +22,18 @@ def clean_caption(text: str) -> str:
 
 
 class BlipCaptioner:
-    def __init__(self, info: ModelInfo, model: Any, tokenizer: Any, pixel_spec: PixelSpec, max_tokens: int) -> None:
+    def __init__(
+        self,
+        info: ModelInfo,
+        model: Any,
+        tokenizer: Any,
+        pixel_spec: PixelSpec,
+        max_tokens: int,
+        *,
+        device: str = "cpu",
+    ) -> None:
         self.info = info
+        self.device = device
         self.model = model
         self.tokenizer = tokenizer
         self.pixel_spec = pixel_spec
@@ -37,7 +47,7 @@ class BlipCaptioner:
     def caption_pixels(self, batch: Sequence[np.ndarray]) -> list[str]:
         import torch
 
-        pixels = torch.from_numpy(np.ascontiguousarray(np.stack(batch)))
+        pixels = torch.from_numpy(np.ascontiguousarray(np.stack(batch))).to(self.device)
         with torch.inference_mode():
             ids = self.model.generate(pixel_values=pixels, max_new_tokens=self.max_tokens, num_beams=1, do_sample=False)
         return [clean_caption(t) for t in self.tokenizer.batch_decode(ids, skip_special_tokens=True)]

@@ -13,11 +13,13 @@ from __future__ import annotations
 import logging
 import tempfile
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from processors.device import DeviceSetting, onnx_device_providers, torch_device
 from processors.models import ModelMissingError
 from processors.quant import quantize_linear
 
@@ -25,16 +27,17 @@ log = logging.getLogger(__name__)
 
 
 class TorchEncoder:
-    def __init__(self, vision: Any, projection: Any) -> None:
-        self.vision = vision
-        self.projection = projection
+    def __init__(self, vision: Any, projection: Any, device: str = "cpu") -> None:
+        self.vision = vision.to(device)
+        self.projection = projection.to(device)
+        self.device = device
 
     def __call__(self, pixels: np.ndarray) -> np.ndarray:
         import torch
 
         with torch.inference_mode():
-            pooled = self.vision(pixel_values=torch.from_numpy(pixels)).pooler_output
-            out: np.ndarray = self.projection(pooled).float().numpy()
+            pooled = self.vision(pixel_values=torch.from_numpy(pixels).to(self.device)).pooler_output
+            out: np.ndarray = self.projection(pooled).float().cpu().numpy()
         return out
 
 
@@ -71,14 +74,14 @@ def torch_int8(model: Any) -> TorchEncoder:
 
 
 class OnnxEncoder:
-    def __init__(self, path: Path, threads: int) -> None:
+    def __init__(self, path: Path, threads: int, providers: Sequence[str] = ("CPUExecutionProvider",)) -> None:
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(str(path), opts, providers=list(providers))
 
     def __call__(self, pixels: np.ndarray) -> np.ndarray:
         out: np.ndarray = self.session.run(None, {"pixel_values": pixels})[0]
@@ -117,19 +120,19 @@ def export_onnx_int8(model: Any, target: Path, image_size: int) -> None:
         int8.replace(target)  # atomic: a concurrent replica never sees half a file
 
 
-def make_encoder(model: Any, backend: str, onnx_file: Path, threads: int) -> Any:
+def make_encoder(model: Any, backend: str, onnx_file: Path, threads: int, device: DeviceSetting = "cpu") -> Any:
     """The image encoder for ``CLIP_BACKEND`` (for onnx: exported to ``onnx_file`` unless it is there)."""
     if backend == "torch":
-        return TorchEncoder(model.vision_model, model.visual_projection)
+        return TorchEncoder(model.vision_model, model.visual_projection, torch_device(device))
     if backend == "torch-int8":
         return PerImage(torch_int8(model))
     if backend == "onnx":
         if not onnx_file.is_file():
             log.info("exporting the CLIP vision tower to %s (once per weights version)", onnx_file)
             export_onnx_int8(model, onnx_file, int(model.config.vision_config.image_size))
-        return onnx_encoder(onnx_file, threads)
+        return onnx_encoder(onnx_file, threads, device)
     raise ValueError(f"unknown CLIP_BACKEND {backend!r}")
 
 
-def onnx_encoder(onnx_file: Path, threads: int) -> PerImage:
-    return PerImage(OnnxEncoder(onnx_file, threads))
+def onnx_encoder(onnx_file: Path, threads: int, device: DeviceSetting = "cpu") -> PerImage:
+    return PerImage(OnnxEncoder(onnx_file, threads, onnx_device_providers(device)))

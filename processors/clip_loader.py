@@ -19,14 +19,14 @@ from schemas.records import ModelInfo
 log = logging.getLogger(__name__)
 
 
-def _compute(model_dir: Path, prompt_set: PromptSet, backend: str, onnx_file: Path, threads: int):  # type: ignore[no-untyped-def]
+def _compute(model_dir: Path, prompt_set: PromptSet, backend: str, onnx_file: Path, settings: ProcessorSettings):  # type: ignore[no-untyped-def]
     """(label cache, encoder) from the torch checkpoint; for onnx the vision tower is exported on the way."""
     import torch
     from transformers import CLIPModel, CLIPProcessor
 
     from processors.clip_backends import make_encoder
 
-    torch.set_num_threads(threads)
+    torch.set_num_threads(settings.torch_num_threads)
     processor = CLIPProcessor.from_pretrained(model_dir)
     model = CLIPModel.from_pretrained(model_dir).eval()
     prompts = [p for label in prompt_set.labels for p in label.prompts]
@@ -39,7 +39,7 @@ def _compute(model_dir: Path, prompt_set: PromptSet, backend: str, onnx_file: Pa
         logit_scale=float(model.logit_scale.detach().exp().item()),
         pixel_spec=PixelSpec.from_image_processor(processor.image_processor),
     )
-    return cache, make_encoder(model, backend, onnx_file, threads)
+    return cache, make_encoder(model, backend, onnx_file, settings.torch_num_threads, settings.device)
 
 
 def load_clip(settings: ProcessorSettings) -> ClipScene:
@@ -55,9 +55,9 @@ def load_clip(settings: ProcessorSettings) -> ClipScene:
     if cache is not None:
         from processors.clip_backends import onnx_encoder
 
-        encoder = onnx_encoder(onnx_file, settings.torch_num_threads)
+        encoder = onnx_encoder(onnx_file, settings.torch_num_threads, settings.device)
     else:
-        cache, encoder = _compute(entry.path, prompt_set, backend, onnx_file, settings.torch_num_threads)
+        cache, encoder = _compute(entry.path, prompt_set, backend, onnx_file, settings)
         if backend == "onnx":
             clip_cache.save(labels_file, cache)
     log.info("CLIP %s ready (%d labels, backend %s)", info.version, len(prompt_set.labels), backend)

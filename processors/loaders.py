@@ -14,6 +14,7 @@ from processors.audio.lexicon import Lexicon, load_lexicon
 from processors.audio.score import VadConfig
 from processors.audio.transcribe import WhisperTranscriber
 from processors.caption import BlipCaptioner
+from processors.device import torch_device
 from processors.imageprep import PixelSpec
 from processors.models import require, weights_version
 from processors.pose import PoseLandmarker
@@ -50,14 +51,19 @@ def load_blip(settings: ProcessorSettings) -> BlipCaptioner:
 
     processor = BlipProcessor.from_pretrained(entry.path)
     model = BlipForConditionalGeneration.from_pretrained(entry.path).eval()
+    device = "cpu"
     if settings.caption_backend == "torch-int8":
-        model = quantize_linear(model)
+        model = quantize_linear(model)  # dynamic int8 runs on the CPU only
+    else:
+        device = torch_device(settings.device)
+        model = model.to(device)
     return BlipCaptioner(
         info=ModelInfo(name=entry.model_id, version=f"{weights_version(entry.weights)}+{settings.caption_backend}"),
         model=model,
         tokenizer=processor.tokenizer,
         pixel_spec=PixelSpec.from_image_processor(processor.image_processor),
         max_tokens=settings.caption_max_tokens,
+        device=device,
     )
 
 
@@ -104,6 +110,7 @@ def load_audio(settings: ProcessorSettings, lexicon_file: Path | None = None) ->
         settings.whisper_context_s,
         initial_prompt=settings.whisper_prompt,
         beam_size=settings.whisper_beam_size,
+        device=settings.device,
     )
     vad = VadConfig(settings.vad_energy_dbfs, settings.vad_silero, settings.vad_threshold)
     return AudioModel(transcriber=transcriber, lexicon=lexicon, vad=vad, intents=intents)

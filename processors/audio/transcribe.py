@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from processors.device import DeviceSetting, ctranslate2_device, whisper_compute
 from schemas.records import ModelInfo
 
 SAMPLE_RATE = 16_000
@@ -58,6 +59,7 @@ class WhisperTranscriber:
         *,
         initial_prompt: str | None = None,
         beam_size: int = 1,
+        device: DeviceSetting = "cpu",
     ) -> None:
         from faster_whisper import WhisperModel
 
@@ -66,7 +68,10 @@ class WhisperTranscriber:
         self.context_s = context_s
         self.initial_prompt = initial_prompt or None
         self.beam_size = beam_size
-        self.model = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=threads, num_workers=1)
+        where, compute = whisper_compute(ctranslate2_device(device))
+        self.model = WhisperModel(
+            str(model_dir), device=where, compute_type=compute, cpu_threads=threads, num_workers=1
+        )
 
     def transcribe(self, samples16k: np.ndarray) -> Transcript:
         samples = np.asarray(samples16k, dtype=np.float32)
