@@ -3,48 +3,22 @@ and the anomaly table both end with."""
 
 from __future__ import annotations
 
-import time
-from collections import deque
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
-from rich.console import Group, RenderableType
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from anomaly_cli.pipeline_run import RunState
 from reports.html import SEVERITY_COLOURS, format_time
 from reports.model import StageStatus
+from runs.demo import DemoFeed
+from runs.rates import CameraRate
+from runs.watch import RunState
 from schemas.records import AnomalyEvent
-
-
-@dataclass
-class CameraRate:
-    """Frames and audio chunks seen per camera, and the frame rate over the last few seconds."""
-
-    window_s: float = 5.0
-    frames: dict[str, int] = field(default_factory=dict)
-    chunks: dict[str, int] = field(default_factory=dict)
-    _recent: dict[str, deque[float]] = field(default_factory=dict)
-
-    def add_frames(self, cameras: Iterable[str], now: float | None = None) -> None:
-        now = time.monotonic() if now is None else now
-        for camera in cameras:
-            self.frames[camera] = self.frames.get(camera, 0) + 1
-            self._recent.setdefault(camera, deque()).append(now)
-
-    def add_chunks(self, cameras: Iterable[str]) -> None:
-        for camera in cameras:
-            self.chunks[camera] = self.chunks.get(camera, 0) + 1
-
-    def fps(self, camera: str, now: float | None = None) -> float:
-        now = time.monotonic() if now is None else now
-        recent = self._recent.get(camera, deque())
-        while recent and recent[0] < now - self.window_s:
-            recent.popleft()
-        return len(recent) / self.window_s
 
 
 def severity_text(severity: str) -> Text:
@@ -156,3 +130,22 @@ class StageProgress:
                 completed=s.processed if s.expected else (1 if s.done else 0),
                 detail="done" if s.done else s.detail,
             )
+
+
+@contextmanager
+def stage_bars(console: Console) -> Iterator[Callable[[RunState], None]]:
+    """The progress bars of ``anomaly analyze`` while the block lasts; the callable updates them."""
+    with StageProgress.make(console) as progress:
+        yield StageProgress(progress).update
+
+
+@contextmanager
+def demo_live(
+    console: Console, header: Sequence[str], cameras: dict[str, str], *, quiet: bool
+) -> Iterator[Callable[[RunState, DemoFeed], None]]:
+    """The live screen of ``anomaly demo`` while the block lasts (nothing when ``quiet``)."""
+    if quiet:
+        yield lambda _state, _feed: None
+        return
+    with Live(console=console, refresh_per_second=4, transient=False) as live:
+        yield lambda state, feed: live.update(demo_screen(state, feed.rates, cameras, header, feed.origins))

@@ -13,6 +13,7 @@ from anomaly_cli import (
     api_cmd,
     bench_cmd,
     cameras_cmd,
+    demo_cmd,
     eval_cmd,
     fusion_cmd,
     models_cmd,
@@ -47,7 +48,7 @@ app.add_typer(notify_cmd.app, name="notify")
 app.command("api")(api_cmd.serve)
 app.command("replay")(fusion_cmd.replay)
 app.command("analyze")(analyze_cmd.analyze)
-app.command("demo")(analyze_cmd.demo)
+app.command("demo")(demo_cmd.demo)
 
 
 def main() -> None:

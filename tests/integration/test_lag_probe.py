@@ -37,9 +37,10 @@ def test_an_unreachable_broker_is_a_transient_error_within_the_timeout() -> None
 
 
 def test_a_run_watching_an_unreachable_broker_says_so_and_carries_on(tmp_path: Path) -> None:
-    from anomaly_cli.pipeline_run import PipelineRun, safe_poll
     from reports.collect import TopicTail
     from reports.plan import plan_run
+    from runs.pipeline import PipelineRun
+    from runs.watch import safe_poll
     from schemas.records import AnomalyEvent
 
     kafka = KafkaSettings(KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{_closed_port()}")

@@ -28,6 +28,6 @@ def test_the_fusion_worker_follows_the_setting(start: str) -> None:
 
 
 def test_analyze_and_demo_read_their_topics_from_the_start() -> None:
-    from anomaly_cli.analyze_cmd import _run_env
+    from runs.platform import run_env
 
-    assert _run_env()["CONSUMER_START"] == "earliest"
+    assert run_env()["CONSUMER_START"] == "earliest"

@@ -8,14 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from anomaly_cli import pipeline_run
-from anomaly_cli.live_view import CameraRate, demo_screen
-from anomaly_cli.pipeline_run import PipelineRun, RunState
+from anomaly_cli.live_view import demo_screen
 from anomaly_core.errors import TransientError
 from anomaly_core.kafka_logs import BrokerWatch
 from anomaly_core.settings import KafkaSettings
 from reports.plan import plan_run
 from reports.progress import Observation, StallClock
+from runs import pipeline, watch
+from runs.pipeline import PipelineRun
+from runs.rates import CameraRate
+from runs.watch import RunState
 
 
 class FakeProbe:
@@ -35,7 +37,7 @@ class FakeProbe:
 
 @pytest.fixture
 def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PipelineRun:
-    monkeypatch.setattr(pipeline_run, "_SLOW_FAILURE_S", 0.0)  # every failure counts as a timeout
+    monkeypatch.setattr(pipeline, "_SLOW_FAILURE_S", 0.0)  # every failure counts as a timeout
     plan = plan_run(set())  # fusion and projection: two consumer groups
     run = PipelineRun(
         plan=plan,
@@ -55,7 +57,7 @@ def test_an_outage_keeps_the_last_numbers_and_is_said_once(run: PipelineRun, cap
     before = {s.stage: (s.processed, s.expected) for s in run.observe().stages if s.stage != "produce"}
     assert before == {"fusion": (5, 10), "projection": (5, 10)}
     probe.down, probe.calls = True, 0
-    with caplog.at_level(logging.WARNING, logger=pipeline_run.__name__):
+    with caplog.at_level(logging.WARNING, logger=pipeline.__name__):
         for _ in range(5):
             verdict = run.observe()
         assert probe.calls == 5  # one timed-out call per look, not one per group
@@ -64,7 +66,7 @@ def test_an_outage_keeps_the_last_numbers_and_is_said_once(run: PipelineRun, cap
         assert run.broker.down_for() is not None
         # An outage is not a stall, however long it lasts.
         clock = StallClock({"fusion": (5, 10, 0.0)})
-        assert pipeline_run._stalled(run, verdict, clock, now=10_000.0, stall_s=60.0) is None
+        assert watch._stalled(run, verdict, clock, now=10_000.0, stall_s=60.0) is None
         probe.down = False
         run.observe()
         assert run.broker.down_for() is None

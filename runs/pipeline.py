@@ -1,6 +1,7 @@
-"""The IO side of a run shared by ``anomaly demo`` and ``anomaly analyze``: start the services of a ``RunPlan``
-under a topic prefix, feed sources through producers, and watch every stage until the pipeline has seen
-everything (or a stage is missing). Decisions are made by the pure ``reports.progress``; this module only looks.
+"""The services of one run as child processes sharing a topic prefix: start them (all at once, or a deferred one
+once its upstream stages are done), add one producer per source, observe each stage's progress through its
+consumer group's offsets, and stop them all. Decisions are made by the pure ``reports.progress``; this module only
+looks.
 """
 
 from __future__ import annotations
@@ -9,48 +10,22 @@ import logging
 import os
 import time
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
 
-from anomaly_core import topics
 from anomaly_core.errors import TransientError
 from anomaly_core.kafka_logs import BrokerWatch
 from anomaly_core.settings import KafkaSettings
-from anomaly_core.supervisor import ChildSpec, ChildState, Supervisor, anomaly_command
-from reports.collect import Decoder, TopicTail
+from anomaly_core.supervisor import ChildSpec, Supervisor, anomaly_command
 from reports.lag import LagProbe
 from reports.model import InputProblem
 from reports.plan import PRODUCE, RunPlan, producer_args, run_topics
-from reports.progress import Observation, StallClock, Verdict, assess, first_unfinished, timeout_message
-from schemas.records import AnomalyEvent, AnomalyState
+from reports.progress import Observation, Verdict, assess
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 #: A probe call that fails after this long timed out: the broker is not answering, not one group acting up.
 _SLOW_FAILURE_S = 1.0
-
-
-@dataclass
-class RunState:
-    """What a watcher callback gets on every tick."""
-
-    verdict: Verdict
-    anomalies: dict[str, AnomalyEvent]
-    elapsed_s: float
-    children: list[ChildState]
-    #: Seconds Kafka has not been answering (the stages show the last numbers seen), None while it answers.
-    broker_down_s: float | None = None
-    broker_error: str = ""
-
-
-@dataclass
-class WaitOutcome:
-    state: RunState
-    finished: bool
-    failure: str | None = None
-    problems: list[InputProblem] = field(default_factory=list)
 
 
 class PipelineRun:
@@ -225,91 +200,3 @@ class PipelineRun:
             self._probe.close()
             self._probe = None
         return codes
-
-
-def wait_until_done(
-    run: PipelineRun,
-    serde: Decoder,
-    *,
-    timeout_s: float,
-    stall_s: float,
-    close_grace_s: float,
-    on_tick: Callable[[RunState], None] | None = None,
-    interval_s: float = 0.5,
-    anomalies_from_beginning: bool = True,
-) -> WaitOutcome:
-    """Polls until every stage is done and every incident seen is closed (or ``close_grace_s`` has passed since
-    the stages were done). Stops early, naming the stage, when a service dies or makes no progress."""
-    tail = TopicTail(
-        run.kafka, serde, topics.topic_name(topics.ANOMALIES, run.prefix), AnomalyEvent, anomalies_from_beginning
-    )
-    anomalies: dict[str, AnomalyEvent] = {}
-    clock = StallClock()
-    t0 = time.monotonic()
-    done_since: float | None = None
-    try:
-        while True:
-            now = time.monotonic()
-            verdict = run.observe()
-            if run.start_ready(verdict):
-                verdict = run.observe()
-            anomalies.update(_newest(anomalies, safe_poll(tail)))
-            down_s = run.broker.down_for()
-            state = RunState(
-                verdict, dict(anomalies), now - t0, run.supervisor.states(), down_s, run.broker.error if down_s else ""
-            )
-            if on_tick is not None:
-                on_tick(state)
-            problems = run.failed_producers()
-            if verdict.failure:
-                return WaitOutcome(state, finished=False, failure=verdict.failure, problems=problems)
-            if problems and len(problems) == len(run.producers):
-                return WaitOutcome(state, False, "every producer failed", problems)
-            stalled = _stalled(run, verdict, clock, now, stall_s)
-            if stalled:
-                return WaitOutcome(state, False, stalled, problems)
-            if verdict.done:
-                done_since = done_since or now
-                all_closed = all(a.state is AnomalyState.CLOSED for a in anomalies.values())
-                if all_closed or now - done_since >= close_grace_s:
-                    return WaitOutcome(state, True, None, problems)
-            else:
-                done_since = None
-            if now - t0 >= timeout_s:
-                return WaitOutcome(state, False, timeout_message(verdict, now - t0), problems)
-            time.sleep(interval_s)
-    finally:
-        tail.close()
-
-
-def safe_poll(tail: TopicTail[T], timeout_s: float = 0.05) -> list[T]:
-    """New records of a followed topic; none while it cannot be read yet (or Kafka does not answer)."""
-    try:
-        return [record for _, record in tail.poll(timeout_s=timeout_s)]
-    except TransientError as exc:
-        log.debug("topic not readable yet: %s", exc)
-        return []
-
-
-def _newest(known: Mapping[str, AnomalyEvent], events: list[AnomalyEvent]) -> dict[str, AnomalyEvent]:
-    out: dict[str, AnomalyEvent] = {}
-    for e in events:
-        kept = out.get(e.anomaly_id) or known.get(e.anomaly_id)
-        if kept is None or e.revision >= kept.revision:
-            out[e.anomaly_id] = e
-    return out
-
-
-def _stalled(run: PipelineRun, verdict: Verdict, clock: StallClock, now: float, stall_s: float) -> str | None:
-    if run.broker.down_for() is not None:
-        clock.last_change.clear()  # an outage is not a stall: progress is judged again once Kafka answers
-        return None
-    clock.update(verdict, now)
-    stuck = first_unfinished(verdict)
-    if stuck is None or stuck.stage == PRODUCE or stuck.processed >= stuck.expected:
-        return None
-    idle = clock.idle_s(stuck.stage, now)
-    if idle < stall_s:
-        return None
-    log_path = run.supervisor.state(stuck.stage).log_path
-    return f"stage '{stuck.stage}' made no progress for {idle:.0f} s ({stuck.detail}); see {log_path}"
