@@ -18,7 +18,7 @@ import time
 import uuid
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -78,14 +78,8 @@ class PipelineOptions:
     store_timeout_s: float = 300.0
 
     def gate(self) -> GateSettings:
-        return GateSettings(
-            rate=self.rate,
-            skip=self.skip,
-            pose_rate=self.pose_rate,
-            pose_hold_s=self.pose_hold_s,
-            scene_max_interval_s=self.scene_max_interval_s,
-            motion_threshold=self.motion_threshold,
-        )
+        """The motion gate's knobs, which these options carry under the same names."""
+        return GateSettings(**{f.name: getattr(self, f.name) for f in fields(GateSettings)})
 
 
 @dataclass

@@ -8,20 +8,22 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
 
 from anomaly_core.backoff import Backoff, Retry, give_up_after
 from anomaly_core.errors import TransientError
 from anomaly_core.objectstore import ObjectStore
 from anomaly_core.registry import RegistryClient
 from anomaly_core.serde import AvroSerde
-from anomaly_core.settings import KafkaSettings, ObjectStoreSettings
+from anomaly_core.settings import KafkaSettings, ObjectStoreSettings, ProcessingSettings
 from anomaly_core.topics import MEDIA_AUDIO, MEDIA_FRAMES, topic_name
 from producers.cameras import CameraConfig, register_camera
 from producers.metrics import ProducerStats
+from producers.motion import GateSettings
 from producers.pipeline import CameraPipeline, Destinations, PipelineOptions, StoreUnavailableError
 from producers.publisher import RefPublisher
-from producers.sources import ReadOptions, SourceSpec
+from producers.sources import ReadOptions, SourceSpec, parse_source
 from schemas.records import AudioChunkRef, FrameRef
 
 log = logging.getLogger(__name__)
@@ -125,3 +127,38 @@ def make_pipeline(
     spec: SourceSpec, read: ReadOptions, opts: PipelineOptions, services: Services, stop: threading.Event
 ) -> CameraPipeline:
     return CameraPipeline(spec, read, opts, services.dest, services.store, services.publisher, stop)
+
+
+def camera_run(
+    camera: CameraConfig,
+    services: Services,
+    stop: threading.Event,
+    processing: ProcessingSettings,
+    *,
+    video: bool,
+    origin: datetime | None,
+    store_timeout_s: float,
+    register_dsn: str | None = None,
+) -> CameraRun:
+    """One camera's pipeline, sampled like the deployment (the camera's own rate or skip first); its row is
+    registered when ``register_dsn`` is given. Raises ``SourceError`` for a source that cannot be used."""
+    spec = parse_source(camera.source)
+    read = ReadOptions(video=video, audio=camera.audio, loop=camera.loop, start_s=camera.start, end_s=camera.end)
+    gate = GateSettings.from_settings(processing)
+    gate = replace(gate, rate=gate.rate if camera.rate is None else camera.rate)
+    gate = replace(gate, skip=gate.skip if camera.skip is None else camera.skip)
+    opts = PipelineOptions(
+        camera_id=camera.camera_id,
+        **asdict(gate),
+        jpeg_quality=processing.jpeg_quality,
+        audio_chunk_seconds=processing.audio_chunk_seconds,
+        realtime=camera.realtime,
+        max_frames=camera.max_frames,
+        origin=origin,
+        store_timeout_s=store_timeout_s,
+        upload_workers=processing.max_workers,
+    )
+    pipeline = make_pipeline(spec, read, opts, services, stop)
+    if register_dsn is not None:
+        try_register(register_dsn, camera, spec)
+    return CameraRun(camera, pipeline)
