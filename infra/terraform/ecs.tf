@@ -59,6 +59,7 @@ locals {
     MALLOC_ARENA_MAX            = "2"
     LOG_JSON                    = "true"
     LOG_LEVEL                   = "INFO"
+    DEVICE                      = "cpu" # Fargate tasks have no GPU
   }, var.app_environment)
 
   # Password-less URL: the password arrives as PGPASSWORD from the RDS-managed secret (libpq reads it).
