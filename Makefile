@@ -39,8 +39,10 @@ clean:
 	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache
 
 # The AWS provider is only linked when the machine already has a mirror (building it takes over an hour);
-# the Terraform tests say loudly which checks they ran.
+# the Terraform tests say loudly which checks they ran. helm, kubeconform and the Kubernetes/KEDA schemas
+# for tests/integration/test_helm.py are built once into ~/.cache/anomaly (a few minutes the first time).
 infra-test-tools:
 	@infra/terraform/scripts/provider-mirror.sh --no-build || true
 	@infra/terraform/scripts/checkov.sh --install-only
 	@infra/compose/scripts/compose-cli.sh
+	@infra/helm/scripts/helm-tools.sh

@@ -42,17 +42,22 @@ if [[ "${1:-}" == "--print-env" ]]; then
   exit 0
 fi
 
+if helm_ready && kubeconform_ready && k8s_ready && keda_ready; then
+  log "cached: helm $HELM_VERSION, kubeconform $KUBECONFORM_VERSION, Kubernetes $KUBERNETES_VERSION and KEDA $KEDA_VERSION schemas"
+  exit 0
+fi
+
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$BIN_DIR" "$SCHEMA_DIR"
 
-# go_build MODULE/CMD VERSION NAME: `go install` into a scratch GOBIN, then moved into place with its stamp.
+# go_build MODULE/CMD VERSION NAME [LDFLAGS]: `go install` into a scratch GOBIN, then moved into place with its stamp.
 go_build() {
   command -v go >/dev/null || { log "go toolchain not found"; exit 1; }
   local start
   start=$(date +%s)
   log "building $3 $2 from the Go module proxy (helm takes a few minutes on 2 cores)"
-  GOBIN="$work/bin" CGO_ENABLED=0 go install -trimpath -ldflags "-s -w" "$1@$2"
+  GOBIN="$work/bin" CGO_ENABLED=0 go install -trimpath -ldflags "-s -w ${4:-}" "$1@$2"
   install -m 0755 "$work/bin/$3" "$BIN_DIR/$3"
   echo "$2" >"$BIN_DIR/.$3.version"
   log "built $BIN_DIR/$3 in $(( $(date +%s) - start ))s"
@@ -60,7 +65,8 @@ go_build() {
 
 module_dir() { go mod download -json "$1@$2" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p'; }
 
-helm_ready || go_build helm.sh/helm/v4/cmd/helm "$HELM_VERSION" helm
+helm_ready || go_build helm.sh/helm/v4/cmd/helm "$HELM_VERSION" helm \
+  "-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION"
 kubeconform_ready || go_build github.com/yannh/kubeconform/cmd/kubeconform "$KUBECONFORM_VERSION" kubeconform
 
 if ! k8s_ready; then
