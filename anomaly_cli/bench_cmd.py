@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from anomaly_cli import fusion_cmd
+from anomaly_cli.bench_fusion import bench_fusion
 from bench.api import bench_api
 from bench.gate import bench_gate
 from bench.models import bench_models
@@ -38,8 +38,9 @@ def infra(
 ) -> None:
     """Serde + Kafka throughput on one core: encode, produce, consume and decode PoseScore events (33 keypoints)."""
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TaskID, TextColumn
+    from rich.progress import BarColumn, Progress, TextColumn
 
+    from anomaly_cli.phase_progress import phase_bars
     from anomaly_core.logs import configure_logging
     from anomaly_core.settings import KafkaSettings
     from bench.infra import run_infra_bench
@@ -54,14 +55,15 @@ def infra(
         transient=True,
         disable=as_json,
     ) as progress:
-        tasks: dict[str, TaskID] = {}
-
-        def report(phase: str, done: int) -> None:
-            if phase not in tasks:
-                tasks[phase] = progress.add_task(phase, total=events)
-            progress.update(tasks[phase], completed=done)
-
-        result = run_infra_bench(KafkaSettings(), events=events, batch=batch, cpu=cpu, pin=pin, progress=report)
+        bars = phase_bars(progress)
+        result = run_infra_bench(
+            KafkaSettings(),
+            events=events,
+            batch=batch,
+            cpu=cpu,
+            pin=pin,
+            progress=lambda phase, done: bars(phase, done, events),
+        )
     if as_json:
         typer.echo(json.dumps(result.as_dict()))
         return
@@ -86,7 +88,7 @@ def infra(
 
 register("infra", infra)
 register("api", bench_api)
-register("fusion", fusion_cmd.bench_fusion)
+register("fusion", bench_fusion)
 register("producer", bench_producer)
 register("gate", bench_gate)
 register("models", bench_models)

@@ -11,6 +11,7 @@ import typer
 from anomaly_cli import (
     analyze_cmd,
     api_cmd,
+    backtest_cmd,
     bench_cmd,
     cameras_cmd,
     demo_cmd,
@@ -20,6 +21,7 @@ from anomaly_cli import (
     notify_cmd,
     process_cmd,
     produce_cmd,
+    projection_cmd,
     retention_cmd,
     stack_cmd,
     topics_cmd,
@@ -37,8 +39,8 @@ app.add_typer(produce_cmd.app, name="produce")
 app.add_typer(process_cmd.app, name="process")
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(fusion_cmd.app, name="fusion")
-app.add_typer(fusion_cmd.projection_app, name="projection")
-app.add_typer(fusion_cmd.backtest_app, name="backtest")
+app.add_typer(projection_cmd.app, name="projection")
+app.add_typer(backtest_cmd.app, name="backtest")
 app.add_typer(api_cmd.apikeys_app, name="apikeys")
 app.add_typer(retention_cmd.app, name="retention")
 app.add_typer(bench_cmd.app, name="bench")

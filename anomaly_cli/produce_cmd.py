@@ -19,9 +19,9 @@ from anomaly_cli.produce_run import (
     error,
     produce_one,
     run_cameras,
-    setup_logging,
     stop_on_signals,
 )
+from anomaly_cli.service_logging import configure_service_logging
 
 app = typer.Typer(
     help="Capture cameras and audio into the object store and publish their references.", no_args_is_help=True
@@ -118,7 +118,7 @@ def cameras(
     """Run every camera of a YAML file in one process (one thread per camera, one Kafka producer)."""
     from producers.cameras import CameraConfigError, load_cameras
 
-    setup_logging()
+    configure_service_logging()
     try:
         declared = load_cameras(config)
     except CameraConfigError as exc:

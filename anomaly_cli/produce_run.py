@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from anomaly_cli.service_logging import configure_service_logging
+
 if TYPE_CHECKING:
     from producers.cameras import CameraConfig
     from producers.runner import CameraRun, Services
@@ -41,7 +43,7 @@ def produce_one(camera: CameraConfig, *, video: bool, delivery: Delivery) -> Non
     from producers.keys import validate_camera_id
     from producers.sources import SourceError, parse_source
 
-    setup_logging()
+    configure_service_logging()
     try:
         validate_camera_id(camera.camera_id)
         parse_source(camera.source)  # fail fast on bad input before connecting anywhere
@@ -92,14 +94,6 @@ def run_cameras(
     code = _report(runs, delivery.as_json, unusable)
     if code:
         raise typer.Exit(code)
-
-
-def setup_logging() -> None:
-    from anomaly_core.logs import configure_logging
-    from anomaly_core.settings import MetricsSettings
-
-    settings = MetricsSettings()
-    configure_logging(settings.log_level, settings.log_json)
 
 
 def error(message: str, code: int) -> typer.Exit:

@@ -174,7 +174,7 @@ def test_backtest_diff_and_replay_through_the_cli(
     import yaml
     from typer.testing import CliRunner
 
-    from anomaly_cli import fusion_cmd
+    from anomaly_cli import backtest_cmd
     from anomaly_cli.main import app as main_app
 
     rules, rules_path = fast_rules(tmp_path)
@@ -192,7 +192,7 @@ def test_backtest_diff_and_replay_through_the_cli(
     runner = CliRunner()
 
     cli = typer.Typer()
-    cli.add_typer(fusion_cmd.backtest_app, name="backtest")  # as anomaly_cli.main mounts it
+    cli.add_typer(backtest_cmd.app, name="backtest")  # as anomaly_cli.main mounts it
     diff = runner.invoke(
         cli, ["backtest", "diff", "--rules-a", str(rules_path), "--rules-b", str(strict_path), "--json"]
     )
