@@ -263,15 +263,15 @@ spec:
         {{- with .volumes }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
-      {{- with $v.nodeSelector }}
+      {{- with (.svc.nodeSelector | default $v.nodeSelector) }}
       nodeSelector:
         {{- toYaml . | nindent 8 }}
       {{- end }}
-      {{- with $v.tolerations }}
+      {{- with (.svc.tolerations | default $v.tolerations) }}
       tolerations:
         {{- toYaml . | nindent 8 }}
       {{- end }}
-      {{- with $v.affinity }}
+      {{- with (.svc.affinity | default $v.affinity) }}
       affinity:
         {{- toYaml . | nindent 8 }}
       {{- end }}
