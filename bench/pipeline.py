@@ -24,6 +24,7 @@ from typing import Any
 
 from anomaly_core.settings import KafkaSettings, StackSettings
 from anomaly_core.supervisor import ChildSpec, Supervisor, anomaly_command
+from bench import pipeline_profile
 from bench.pipeline_load import RANDOM_CLIP_ID, write_cameras
 from bench.pipeline_probe import StepProbe, read_back
 from bench.pipeline_stats import StepResult, StepWindow
@@ -32,6 +33,8 @@ from reports.plan import RunPlan, ServicePlan, plan_run
 
 Say = Callable[[str], None]
 PRODUCER = "producer"
+#: Seconds into a step before the profiler attaches (the pipeline is in its steady state by then).
+PROFILE_AFTER_S = 8.0
 #: How long a step's pipeline may take to catch up once its producer stopped.
 DRAIN_TIMEOUT_S = 90.0
 
@@ -147,6 +150,7 @@ def run_pipeline_bench(
     say: Say,
     *,
     replicas: int = 1,
+    profile: bool = False,
     out_dir: Path | None = None,
     stop_when_missed: bool = False,
 ) -> PipelineBenchResult:
@@ -175,7 +179,7 @@ def run_pipeline_bench(
         for name, s in procs.items():
             sup.start(ChildSpec(name, anomaly_command(*s.args), env=child_env[name]))
         probe = StepProbe(kafka, prefix, groups, ports)
-        steps = _Steps(sup, probe, stack, run_dir, samples, say)
+        steps = _Steps(sup, probe, stack, run_dir, samples, say, profile)
         try:
             _wait_joined(probe, sup, say)
             for n in counts:
@@ -217,6 +221,7 @@ class _Steps:
     run_dir: Path
     samples: SampleSet
     say: Say
+    profile: bool = False
 
     def play(self, n: int, duration_s: float) -> StepResult:
         cameras = self.run_dir / f"cameras-{n}.yaml"
@@ -228,8 +233,11 @@ class _Steps:
         self._await_first_frame(before)
         self.probe.begin(n)
         window = StepWindow(started=time.time())
+        profiles: dict[str, Any] = {}
         while time.time() - window.started < duration_s:
             self._sample(window)
+            if self.profile and not profiles and time.time() - window.started >= PROFILE_AFTER_S:
+                profiles = self._start_profiles(n, duration_s)
             time.sleep(1.0)
         window.stopped = time.time()
         self._sample(window)
@@ -238,7 +246,16 @@ class _Steps:
         window.drained_s = self.probe.drain(lambda: self._sample(window), DRAIN_TIMEOUT_S)
         drained = "not within 90 s" if window.drained_s is None else f"in {window.drained_s} s"
         self.say(f"reading back the step's scores and anomalies (drained {drained})")
-        return read_back(self.probe, load, produced, window, stack_names=set(self.stack))
+        step = read_back(self.probe, load, produced, window, stack_names=set(self.stack))
+        if profiles:
+            pipeline_profile.finish(profiles)
+            step.profile = pipeline_profile.summarize(self.run_dir / f"profiles-{n}")
+        return step
+
+    def _start_profiles(self, n: int, duration_s: float) -> dict[str, Any]:
+        seconds = int(max(5.0, min(30.0, duration_s - PROFILE_AFTER_S - 2)))
+        pids = {s.name: s.pid for s in self.sup.states() if s.running}
+        return pipeline_profile.start(pids, self.run_dir / f"profiles-{n}", seconds)
 
     def _await_first_frame(self, before: int, timeout_s: float = 90.0) -> None:
         """The clock starts at the first published frame, not while the producer process is starting."""

@@ -92,6 +92,9 @@ def bench_pipeline(
     replicas: Annotated[
         int, typer.Option("--replicas", min=1, max=4, help="Processes per processor and fusion worker group.")
     ] = 1,
+    profile: Annotated[
+        bool, typer.Option("--profile", help="Sample each service with py-spy during each step (areas, hot spots).")
+    ] = False,
     plot: Annotated[Path | None, typer.Option("--plot", help="Write the PNG here (default: the run folder).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")] = False,
 ) -> None:
@@ -116,6 +119,7 @@ def bench_pipeline(
                 duration,
                 lambda line: status.update(line) if as_json else console.log(line),
                 replicas=replicas,
+                profile=profile,
                 stop_when_missed=find_max,
             )
     except RuntimeError as exc:
@@ -129,6 +133,10 @@ def bench_pipeline(
         return
     out = Console()
     out.print(_table(result.steps))
+    for s in result.steps:
+        for service, prof in s.profile.items():
+            areas = ", ".join(f"{a} {100 * share:.0f} %" for a, share in prof["areas"].items())
+            out.print(f"  {s.cameras} cameras, {service}: {areas}")
     best = result.max_cameras_held
     out.print(f"largest camera count that held: {best if best is not None else 'none'}")
     for note in result.notes:

@@ -157,6 +157,8 @@ class StepResult:
     lag_series: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
     row_series: list[tuple[float, float]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: Per profiled service (``--profile``): samples, share per area, top functions (``bench.pipeline_profile``).
+    profile: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def total_peak_rss_mb(self) -> float:

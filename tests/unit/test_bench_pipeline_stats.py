@@ -101,3 +101,20 @@ def test_falls_played_counts_only_falls_seen_long_enough() -> None:
     assert load.falls_played(8.0) == 0
     assert load.falls_played(8.3) == 2
     assert load.falls_played(60.0) == 2 * 5
+
+
+def test_profiles_are_read_as_innermost_frames_and_areas() -> None:
+    from bench.pipeline_profile import area_of, by_area, hot_spots, leaf_counts
+
+    raw = [
+        "<module> (anomaly_cli/main.py:5);handle (processors/handling.py:150);run (onnxruntime/capi/session.py:220) 60",
+        "<module> (anomaly_cli/main.py:5);poll (confluent_kafka/cimpl.py:1) 25",
+        "<module> (anomaly_cli/main.py:5);decode (anomaly_core/serde.py:40);read (fastavro/_read.py:9) 15",
+        "garbage line",
+    ]
+    leaves = leaf_counts(raw)
+    assert sum(leaves.values()) == 100
+    assert area_of("run (onnxruntime/capi/session.py:220)") == "models"
+    assert area_of("somewhere (app/thing.py:1)") == "other"
+    assert by_area(leaves) == {"models": 0.6, "kafka": 0.25, "avro": 0.15}
+    assert hot_spots(leaves, top=1) == [("run (onnxruntime/capi/session.py:220)", 0.6)]
