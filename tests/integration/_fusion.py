@@ -20,8 +20,9 @@ from anomaly_core.registry import RegistryClient
 from anomaly_core.serde import AvroSerde
 from anomaly_core.settings import KafkaSettings
 from fusion_app.codecs import FusionTopics
+from fusion_app.offline import run_offline, with_offsets
 from fusion_app.rules import Rules, load_rules
-from schemas.records import AnomalyEvent
+from schemas.records import AnomalyEvent, AnomalyKind
 from tests.integration._streaming import read_until
 
 REPO = Path(__file__).resolve().parents[2]
@@ -99,6 +100,12 @@ def anomalies(
         return decoded(records)
 
 
+def expected_ids(records: list[Any], rules: Rules) -> dict[str, tuple[str, tuple[AnomalyKind, ...]]]:
+    """What an uninterrupted in-memory run of the same scores decides: anomaly id -> (camera, kinds)."""
+    run = run_offline(with_offsets(records), rules, batch_size=50)
+    return {i.anomaly_id: (i.camera_id, i.kinds) for i in run.latest().values()}
+
+
 def latest(events: list[AnomalyEvent]) -> dict[str, AnomalyEvent]:
     rows: dict[str, AnomalyEvent] = {}
     for e in events:
@@ -127,9 +134,9 @@ def worker_running(kafka: KafkaSettings, rules_path: Path, log: Path) -> Iterato
     assert code == 0, log.read_text()[-3000:]
 
 
-def worker_process(kafka: KafkaSettings, rules_path: Path, log: Path) -> subprocess.Popen[bytes]:
-    """``anomaly fusion worker`` in a child process (so it can be killed with SIGKILL)."""
-    env = {
+def worker_env(kafka: KafkaSettings, rules_path: Path) -> dict[str, str]:
+    """The environment of ``anomaly fusion worker`` on ``kafka``'s prefixed topics, with fast ticks and checkpoints."""
+    return {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
         "SCHEMA_REGISTRY_URL": kafka.schema_registry_url,
@@ -141,7 +148,15 @@ def worker_process(kafka: KafkaSettings, rules_path: Path, log: Path) -> subproc
         "FUSION_INSTANCE_ID": f"fusion-{kafka.topic_prefix}",
         "LOG_LEVEL": "INFO",
     }
+
+
+def worker_process(kafka: KafkaSettings, rules_path: Path, log: Path) -> subprocess.Popen[bytes]:
+    """``anomaly fusion worker`` in a child process (so it can be killed with SIGKILL)."""
     out = log.open("ab")
     return subprocess.Popen(
-        [sys.executable, "-m", "anomaly_cli.main", "fusion", "worker"], cwd=REPO, env=env, stdout=out, stderr=out
+        [sys.executable, "-m", "anomaly_cli.main", "fusion", "worker"],
+        cwd=REPO,
+        env=worker_env(kafka, rules_path),
+        stdout=out,
+        stderr=out,
     )

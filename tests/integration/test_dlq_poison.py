@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from functools import partial
 
 import pytest
@@ -11,38 +10,16 @@ from _streaming import produce_raw, read_all, service_thread
 
 from anomaly_core.registry import RegistryClient
 from anomaly_core.runtime import Output, ServiceSpec, per_message
-from anomaly_core.serde import AvroSerde, frame
+from anomaly_core.serde import AvroSerde
 from anomaly_core.settings import KafkaSettings
 from schemas.records import DeadLetter, DeadLetterStage, FrameRef, PoseScore
 from schemas.samples import sample_record
-from tests.avro_poison import with_enum_index
+from tests.avro_poison import poison_value
 
 pytestmark = pytest.mark.integration
 
 POISON = 1000
 GOOD = 500
-
-
-def _poison(
-    rng: random.Random, encode: Callable[[FrameRef], bytes], record: FrameRef, pose_id: int
-) -> tuple[bytes | None, str]:
-    """One undecodable value and the words its dead letter's reason must contain."""
-    good = encode(record)
-    kind = rng.randrange(7)
-    if kind == 0:
-        blob = rng.randbytes(rng.randint(5, 60))
-        return b"\x7b" + blob, "unknown magic byte 0x7b"  # e.g. a JSON producer writing to our topic
-    if kind == 1:
-        return good[: rng.randint(5, len(good) - 1)], "truncated"
-    if kind == 2:
-        return frame(pose_id, good[5:]), "schema mismatch"  # a PoseScore id on a FrameRef topic
-    if kind == 3:
-        return frame(2**31 - rng.randint(1, 1000), good[5:]), "unknown schema id"
-    if kind == 4:
-        return with_enum_index(encode, record, bytes([2 * rng.randint(3, 60)])), "invalid enum index"
-    if kind == 5:
-        return rng.randbytes(rng.randint(0, 4)), "truncated header"
-    return None, "no value"
 
 
 def test_poison_goes_to_the_dlq_and_good_records_flow(
@@ -64,7 +41,7 @@ def test_poison_goes_to_the_dlq_and_good_records_flow(
             records.append((f"cam-{i % 7}|{i}".encode(), serde.encode(topic, good)))
         else:
             encode = partial(serde.encode, topic)
-            value, reason = _poison(rng, encode, FrameRef(**{**fields, "seq": i}), pose_id)
+            value, reason = poison_value(rng, encode, FrameRef(**{**fields, "seq": i}), pose_id)
             key = f"cam-{i % 7}|{i}".encode()
             expected_reason[key] = reason
             records.append((key, value))

@@ -18,11 +18,11 @@ from anomaly_core.serde import AvroSerde
 from anomaly_core.settings import KafkaSettings
 from bench.fusion_scenarios import SCENARIOS, scene
 from fusion_app.codecs import FusionTopics
-from fusion_app.offline import run_offline, with_offsets
 from schemas.records import AnomalyKind, AnomalyState, CaptionScore, DeadLetter, ModelInfo, SourceRef
 from tests.integration._fusion import (
     all_closed,
     anomalies,
+    expected_ids,
     fast_rules,
     latest,
     publish,
@@ -46,12 +46,6 @@ def streams(names: list[str], t0: int) -> tuple[dict[str, str], list]:
     records = [r for name, cam in cameras.items() for r in SCENARIOS[name](cam, t0)]
     records.sort(key=lambda r: r.event_time)
     return cameras, records
-
-
-def expected_ids(records: list, rules) -> dict[str, tuple[str, tuple[AnomalyKind, ...]]]:
-    """What an uninterrupted in-memory run of the same scores decides: anomaly id -> (camera, kinds)."""
-    run = run_offline(with_offsets(records), rules, batch_size=50)
-    return {i.anomaly_id: (i.camera_id, i.kinds) for i in run.latest().values()}
 
 
 def test_scripted_streams_give_exactly_the_expected_anomalies(fusion_kafka: KafkaSettings, tmp_path: Path):

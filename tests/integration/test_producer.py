@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import os
-import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -29,9 +26,13 @@ from producers.runner import build_services, make_pipeline
 from producers.samples import write_clip
 from producers.sources import ReadOptions, parse_source
 from schemas.records import AudioChunkRef, FrameRef, FrameStage
+from tests import private_minio as private_minio_fixtures
 from tests.media_fixtures import tone_clip
+from tests.private_minio import PrivateMinio
 
 pytestmark = pytest.mark.integration
+# A fixture shared with other test modules (pytest finds it as a module attribute).
+private_minio = private_minio_fixtures.private_minio
 
 T0 = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
 
@@ -174,80 +175,15 @@ def test_producer_publishes_stages_from_the_motion_gate(
     assert all(f.motion == 0.0 for f in frames if f.media_offset_ms / 1000 < 4.0 or f.media_offset_ms > 6500)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _minio_binary() -> Path:
-    from anomaly_core.settings import StackSettings
-    from devstack.minio import MINIO_VERSION
-    from devstack.paths import StackPaths
-
-    return StackPaths.from_settings(StackSettings()).cache / "bin" / f"minio-{MINIO_VERSION}"
-
-
-class PrivateMinio:
-    """A MinIO server of this test only, on its own port and data folder, that the test may stop and restart."""
-
-    def __init__(self, binary: Path, data: Path, settings: ObjectStoreSettings) -> None:
-        self.binary, self.data, self.settings = binary, data, settings
-        self.port = _free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        env = {
-            **os.environ,
-            "MINIO_ROOT_USER": self.settings.access_key.get_secret_value(),
-            "MINIO_ROOT_PASSWORD": self.settings.secret_key.get_secret_value(),
-            "MINIO_BROWSER": "off",
-            "MINIO_UPDATE": "off",
-        }
-        argv = [str(self.binary), "server", str(self.data), "--quiet", "--address", f"127.0.0.1:{self.port}"]
-        self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        store = ObjectStore.from_settings(self.settings.model_copy(update={"endpoint_url": self.url}), timeout_s=2)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                store.ping()
-                return
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()
-        self.proc.wait(10)
-
-
-@pytest.fixture
-def private_minio(tmp_path: Path, object_store_settings: ObjectStoreSettings) -> Iterator[PrivateMinio]:
-    binary = _minio_binary()
-    if not binary.is_file():
-        pytest.skip(f"MinIO binary not built yet ({binary}); `anomaly stack up` builds it")
-    server = PrivateMinio(binary, tmp_path / "minio-data", object_store_settings)
-    server.start()
-    yield server
-    if server.proc is not None and server.proc.poll() is None:
-        server.kill()
-
-
 @pytest.mark.slow
 def test_store_outage_mid_run_loses_no_frame(
-    tmp_path: Path, kafka_settings, object_store_settings, unique_prefix, make_topics, private_minio
+    tmp_path: Path, kafka_settings, object_store_settings, unique_prefix, make_topics, private_minio: PrivateMinio
 ) -> None:
     seconds = 7
     n = seconds * 5  # a 5 fps clip that moves everywhere: the motion gate publishes every frame for pose
     clip = tone_clip(tmp_path / "clip.mp4", seconds, fps=5, width=96, height=64, audio=False)
     topics = make_topics(["media.frames.v1", "media.audio.v1"])
-    store_settings = object_store_settings.model_copy(update={"endpoint_url": private_minio.url})
+    store_settings = private_minio.store_settings
     kafka, store_settings = _settings(kafka_settings, store_settings, unique_prefix, "frames")
     services = build_services(kafka, store_settings, client_id="t-outage", kafka_timeout_s=30, store_timeout_s=60)
     # --realtime: the file plays like a live camera, so the outage falls in the middle of the run.
