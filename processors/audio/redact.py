@@ -31,11 +31,12 @@ _WRITTEN_EMAIL = re.compile(rf"{_LOCAL}\s*@\s*{_DOMAIN}(?:\s*\.\s*{_DOMAIN})+")
 # a full stop: no space after it), "at", then a domain with at least one dot.
 _W = r"[A-Za-z0-9][A-Za-z0-9_-]*"
 _DOT = r"(?:\.(?=\w)|\s+dot\s+)"
-_SPOKEN_EMAIL = re.compile(rf"\b{_W}(?:{_DOT}{_W})*\s+at\s+{_W}(?:{_DOT}{_W})*{_DOT}[A-Za-z]{{2,}}\b", re.I)
+_AT = r"(?:\s+|-)at(?:\s+|-)"  # "anna at example.com", "there-at-email.com"
+_SPOKEN_EMAIL = re.compile(rf"\b{_W}(?:{_DOT}{_W})*{_AT}{_W}(?:{_DOT}{_W})*{_DOT}[A-Za-z]{{2,}}\b", re.I)
 
-# Digits with the separators people write between them; seven digits or more is a phone number (a year, a room
-# number or a time stays: they are shorter).
-_PHONE_DIGITS = re.compile(r"(?<![\w+])\+?\(?\d(?:[\s().-]{0,3}\d){6,}(?!\w)")
+# Digits with the separators people (and speech recognisers: "555-120-34,567") write between them; seven digits
+# or more is a phone number (a year, a room number or a time stays: they are shorter).
+_PHONE_DIGITS = re.compile(r"(?<![\w+])\+?\(?\d(?:[\s().,-]{0,3}\d){6,}(?!\w)")
 _SPOKEN_DIGIT = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|double|triple|\d)"
 _PHONE_WORDS = re.compile(rf"\b(?:plus\s+)?{_SPOKEN_DIGIT}(?:[\s,.-]+{_SPOKEN_DIGIT}){{6,}}\b", re.I)
 

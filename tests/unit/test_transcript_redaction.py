@@ -22,6 +22,7 @@ PLAIN = Redactor()
         "call (555) 123 4567 now",
         "call +44 20 7946 0958 now",
         "call 0170.1234567 now",
+        "call 555-120-34,567 now",
         "call five five five one two three four five six seven now",
         "call plus four four, two zero, seven nine four six now",
     ],
@@ -37,6 +38,7 @@ def test_phone_numbers_written_or_spoken(said: str) -> None:
         "mail Anna.Berg @ mail.example.co.uk now",
         "mail anna dot berg at example dot com now",
         "mail anna at example.com now",
+        "mail there-at-email.com now",
     ],
 )
 def test_email_addresses_written_or_spoken(said: str) -> None:
