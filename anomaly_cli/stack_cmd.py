@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shlex
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -93,8 +92,8 @@ def down(services: ServicesArg = None, as_json: JsonOpt = False) -> None:
 def status(services: ServicesArg = None, as_json: JsonOpt = False) -> None:
     """Each service's pid, port and health (a real request). Exits 3 when any is not healthy."""
     from rich.console import Console
-    from rich.table import Table
 
+    from anomaly_cli.stack_view import stale_warning, status_table
     from devstack.errors import StackError
     from devstack.manager import Stack
 
@@ -119,23 +118,9 @@ def status(services: ServicesArg = None, as_json: JsonOpt = False) -> None:
             )
         )
     else:
-        table = Table(title=f"stack at {stack.ctx.paths.root}")
-        for column in ("service", "state", "pid", "address", "uptime"):
-            table.add_column(column, no_wrap=True)
-        table.add_column("detail")
-        colors = {"healthy": "green", "external": "cyan", "stopped": "dim"}
-        for row in rows:
-            color = colors.get(row.state, "red")
-            uptime = f"{row.uptime_s:.0f}s" if row.uptime_s is not None else ""
-            table.add_row(row.name, f"[{color}]{row.state}[/]", str(row.pid or ""), row.address, uptime, row.detail)
-        Console().print(table)
+        Console().print(status_table(stack.ctx.paths.root, rows))
         if stale:
-            shown = ", ".join(stale[:5]) + (f" and {len(stale) - 5} more" if len(stale) > 5 else "")
-            Console(stderr=True, soft_wrap=True).print(
-                f"[yellow]warning:[/] the schema registry holds {len(stale)} subject(s) of topics that no longer "
-                f"exist: {shown} (`anomaly stack status --json` lists them all)",
-                highlight=False,
-            )
+            Console(stderr=True, soft_wrap=True).print(stale_warning(stale), highlight=False)
     if not healthy:
         raise typer.Exit(_STATUS_UNHEALTHY_EXIT)
 
@@ -176,6 +161,7 @@ def logs(
     """Show (and with -f follow) the services' logs."""
     from devstack.errors import StackError
     from devstack.manager import Stack
+    from devstack.process import follow as follow_logs
     from devstack.process import tail
 
     try:
@@ -188,25 +174,4 @@ def logs(
             print(f"==> {name}: {path} <==")
         print(tail(path, lines) if path.exists() else "(no log yet)")
     if follow:
-        _follow(paths, prefix=len(paths) > 1)
-
-
-def _follow(paths: dict[str, Path], *, prefix: bool) -> None:
-    offsets = {name: path.stat().st_size if path.exists() else 0 for name, path in paths.items()}
-    try:
-        while True:
-            for name, path in paths.items():
-                if not path.exists():
-                    continue
-                size = path.stat().st_size
-                offsets[name] = min(offsets[name], size)  # the file was truncated or replaced
-                if size > offsets[name]:
-                    with path.open("rb") as fh:
-                        fh.seek(offsets[name])
-                        chunk = fh.read().decode(errors="replace")
-                    offsets[name] = size
-                    for line in chunk.splitlines():
-                        print(f"[{name}] {line}" if prefix else line, flush=True)
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
+        follow_logs(paths, prefix=len(paths) > 1)

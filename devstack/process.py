@@ -144,3 +144,25 @@ def tail(path: Path, lines: int = 20) -> str:
     except OSError:
         return ""
     return "\n".join(text.splitlines()[-lines:])
+
+
+def follow(paths: dict[str, Path], *, prefix: bool) -> None:
+    """Prints the lines added to each log (``[name] line`` with ``prefix``) until Ctrl-C."""
+    offsets = {name: path.stat().st_size if path.exists() else 0 for name, path in paths.items()}
+    try:
+        while True:
+            for name, path in paths.items():
+                if not path.exists():
+                    continue
+                size = path.stat().st_size
+                offsets[name] = min(offsets[name], size)  # the file was truncated or replaced
+                if size > offsets[name]:
+                    with path.open("rb") as fh:
+                        fh.seek(offsets[name])
+                        chunk = fh.read().decode(errors="replace")
+                    offsets[name] = size
+                    for line in chunk.splitlines():
+                        print(f"[{name}] {line}" if prefix else line, flush=True)
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
