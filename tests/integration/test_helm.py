@@ -311,6 +311,20 @@ def test_without_keda_processors_run_fixed_replicas() -> None:
         assert of_kind(docs, "Deployment")[name]["spec"]["replicas"] == 1
 
 
+@pytest.mark.parametrize(
+    ("setting", "complaint"),
+    [
+        ("kafka.consumerStart=middle", "value must be one of 'latest', 'earliest'"),
+        ("credentials.databasePassword.existingSecrets=db", "additional properties 'existingSecrets' not allowed"),
+        ("processors.posture.enabled=true", "invalid propertyName 'posture'"),
+        ("kafka.partitions=0", "/kafka/partitions"),
+    ],
+)
+def test_values_schema_refuses_typos_and_impossible_values(setting: str, complaint: str) -> None:
+    key, value = setting.split("=", 1)
+    assert complaint in fails(sets={key: value})
+
+
 def test_fusion_replicas_are_capped_at_the_score_topics_partitions() -> None:
     assert "fusion.replicas=7 exceeds kafka.partitions=6" in fails(sets={"fusion.replicas": "7"})
     assert "fusion.autoscaling.maxReplicas=7 exceeds kafka.partitions=6" in fails(
