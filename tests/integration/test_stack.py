@@ -28,7 +28,7 @@ from devstack.ports import free_port
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = {"kafka", "schema_registry", "postgres", "minio"}
+SERVICES = {"kafka", "schema_registry", "postgres", "minio", "mosquitto"}
 
 
 def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 400) -> subprocess.CompletedProcess[str]:
@@ -59,6 +59,7 @@ def scratch_env(stack_dir: Path) -> dict[str, str]:
         "SCHEMA_REGISTRY_URL": f"http://127.0.0.1:{free_port()}/apis/ccompat/v7",
         "DATABASE_URL": f"postgresql://anomaly@127.0.0.1:{free_port()}/anomaly",
         "S3_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
+        "MQTT_URL": f"mqtt://127.0.0.1:{free_port()}",
     }
 
 
