@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -54,3 +55,17 @@ def test_status_warns_about_subjects_of_deleted_topics_and_deletion_removes_them
         assert delete_topic_subjects(registry, [kept]) == [subject_for(kept)]
         left = set(registry.subjects())
     assert not {subject_for(kept), subject_for(dropped)} & left
+
+
+def test_a_finished_run_leaves_neither_topics_nor_subjects(kafka_settings: KafkaSettings) -> None:
+    from anomaly_core.topics import ANOMALIES, MEDIA_FRAMES
+    from runs.topics import create_run_topics, delete_run
+
+    prefix = f"run-t{uuid.uuid4().hex[:8]}."
+    create_run_topics(kafka_settings, prefix)
+    with RegistryClient(kafka_settings.schema_registry_url) as registry:
+        for base in (MEDIA_FRAMES, ANOMALIES):
+            registry.register(subject_for(prefix + base), SCHEMA)
+        delete_run(kafka_settings, prefix, [])
+        assert [s for s in registry.subjects() if s.startswith(prefix)] == []
+    assert [t for t in admin_client(kafka_settings).list_topics(timeout=10).topics if t.startswith(prefix)] == []
