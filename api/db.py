@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from api.errors import ServiceUnavailableError
+from api.errors import ApiError, ServiceUnavailableError
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,11 @@ class Database:
             # OperationalError covers lost connections and statement timeouts (QueryCanceled).
             logger.warning("postgres unavailable: %s", type(exc).__name__)
             raise ServiceUnavailableError("postgres") from exc
+        except psycopg.DataError as exc:
+            # A value PostgreSQL cannot take (a NUL character in a text, a number out of range): the caller's input.
+            # The input is not echoed back (see api.errors).
+            detail = "a parameter holds a value PostgreSQL cannot take (e.g. a NUL character)"
+            raise ApiError(422, "invalid_request", detail) from exc
         except psycopg.errors.UndefinedTable as exc:
             logger.error("postgres schema is not migrated: %s", exc)
             raise ServiceUnavailableError("postgres (schema not migrated)") from exc

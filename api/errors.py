@@ -7,6 +7,7 @@ Every error body has the same shape: ``{"error": <code>, "detail": <message>}`` 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -101,12 +102,25 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(_body("invalid_request", describe_validation(exc)), status_code=422)
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+def documented_methods(app: FastAPI, path: str) -> list[str]:
+    """The methods ``/openapi.json`` documents for the path template ``path`` matches (empty: none matches)."""
+    for template, operations in app.openapi().get("paths", {}).items():
+        pattern = "/".join("[^/]+" if p.startswith("{") else re.escape(p) for p in template.split("/"))
+        if re.fullmatch(pattern, path):
+            return sorted(method.upper() for method in operations)
+    return []
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
         exc.status_code, "http_error"
     )
-    return JSONResponse(_body(code, exc.detail), status_code=exc.status_code, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405 and (methods := documented_methods(request.app, request.url.path)):
+        # Every method of the path, not only those of the first route the router tried.
+        headers["Allow"] = ", ".join(methods)
+    return JSONResponse(_body(code, exc.detail), status_code=exc.status_code, headers=headers)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.records import ActionKind, AnomalyAction, AnomalyEvent, Resolution
+
+#: Text PostgreSQL can store: anything but the NUL character (the contract says so, so clients know).
+TEXT = r"^[^\x00]*$"
+#: A camera id as producers register it (``producers.keys``, the ``cameras`` table check).
+CAMERA_ID = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
 
 
 class SignedObject(BaseModel):
@@ -48,29 +53,47 @@ class ErrorBody(BaseModel):
     detail: str = Field(description="What went wrong, in words.")
 
 
-class ActionIn(BaseModel):
-    """An operator action. ASSIGN needs ``assignee``, RESOLVE needs ``resolution``, NOTE needs ``note``."""
+class _ActionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
 
-    kind: ActionKind
-    note: str | None = Field(None, max_length=2000)
-    assignee: str | None = Field(None, min_length=1, max_length=200)
-    resolution: Resolution | None = None
+    note: str | None = Field(
+        None, min_length=1, max_length=2000, pattern=TEXT, description="Free text kept with the action."
+    )
     action_id: uuid.UUID | None = Field(
         None,
-        description="Idempotency key: sending the same action with the same id again returns the stored action "
-        "(200) instead of acting twice; another action under a used id is a 409. Default: a new id.",
+        description="Idempotency key: the same action sent again under the same id returns the stored action (200) "
+        "instead of acting twice; another action under a used id is a 409. Default: a new id.",
     )
 
-    @model_validator(mode="after")
-    def _fits_kind(self) -> ActionIn:
-        needs = {ActionKind.ASSIGN: "assignee", ActionKind.RESOLVE: "resolution", ActionKind.NOTE: "note"}
-        for kind, name in needs.items():
-            given = getattr(self, name) is not None
-            if self.kind is kind and not given:
-                raise ValueError(f"a {kind.value} action needs {name}")
-            if self.kind is not kind and given and name != "note":
-                raise ValueError(f"{name} is only for {kind.value} actions")
-        return self
+
+class AcknowledgeIn(_ActionBody):
+    """Someone is on it."""
+
+    kind: Literal["ACKNOWLEDGE"]
+
+
+class AssignIn(_ActionBody):
+    """Hand the anomaly to someone."""
+
+    kind: Literal["ASSIGN"]
+    assignee: str = Field(min_length=1, max_length=200, pattern=TEXT)
+
+
+class ResolveIn(_ActionBody):
+    """Close the anomaly with the reason: a true alarm, a false alarm (exported for tuning) or a test."""
+
+    kind: Literal["RESOLVE"]
+    resolution: Resolution
+
+
+class NoteIn(_ActionBody):
+    """Add a note."""
+
+    kind: Literal["NOTE"]
+    note: str = Field(min_length=1, max_length=2000, pattern=TEXT)
+
+
+ActionIn = Annotated[AcknowledgeIn | AssignIn | ResolveIn | NoteIn, Field(discriminator="kind")]
 
 
 class ActionOut(BaseModel):
@@ -176,9 +199,11 @@ class CameraList(BaseModel):
 
 
 class ApiKeyIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, pattern=TEXT)
     role: Literal["viewer", "operator", "admin"] = "viewer"
-    cameras: list[str] | None = Field(None, description="Cameras this key may read; null for all.")
+    cameras: list[Annotated[str, Field(pattern=CAMERA_ID)]] | None = Field(
+        None, description="Cameras this key may read; null for all."
+    )
     expires_days: float | None = Field(None, gt=0, le=3650)
 
 

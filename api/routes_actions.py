@@ -20,8 +20,9 @@ from api import queries
 from api.actions import ActionRequest, check_allowed, conflict, new_action, same_command
 from api.deps import Operator, Svc
 from api.errors import error_responses
-from api.models import ActionIn, ActionOut
+from api.models import ActionIn, ActionOut, AssignIn, ResolveIn
 from api.routes_anomalies import visible_row
+from schemas.records import ActionKind
 
 router = APIRouter(prefix="/v1", tags=["actions"])
 _REPLAYED: dict[int | str, dict[str, Any]] = {
@@ -39,10 +40,10 @@ _REPLAYED: dict[int | str, dict[str, Any]] = {
 async def act(principal: Operator, svc: Svc, anomaly_id: Annotated[uuid.UUID, Path()], body: ActionIn) -> JSONResponse:
     row = await visible_row(svc, principal, anomaly_id)
     request = ActionRequest(
-        kind=body.kind,
+        kind=ActionKind(body.kind),
         note=body.note,
-        assignee=body.assignee,
-        resolution=body.resolution,
+        assignee=body.assignee if isinstance(body, AssignIn) else None,
+        resolution=body.resolution if isinstance(body, ResolveIn) else None,
         action_id=str(body.action_id) if body.action_id else None,
     )
     action = new_action(

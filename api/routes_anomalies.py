@@ -2,22 +2,46 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BeforeValidator, Field
 
 from api import cursor, queries
 from api.auth import Principal
 from api.deps import Svc, Viewer
 from api.errors import AUTHENTICATED, error_responses, invalid, not_found
-from api.models import ActionOut, AnomalyDetail, AnomalyPage, LineageOut, NotificationOut, summary_from_row
+from api.models import (
+    CAMERA_ID,
+    TEXT,
+    ActionOut,
+    AnomalyDetail,
+    AnomalyPage,
+    LineageOut,
+    NotificationOut,
+    summary_from_row,
+)
 from api.presign import evidence_from_json
 from api.queries import AnomalyFilter
 from api.services import Services
 from schemas.records import AnomalyKind, AnomalyState, Severity
+
+
+def _not_a_number(value: object) -> object:
+    # pydantic would read a number as a Unix time; the contract says ISO 8601, and a number is refused.
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*", value):
+        raise ValueError("expected an ISO 8601 date-time, e.g. 2025-03-01T12:00:00Z")
+    return value
+
+
+IsoTime = Annotated[datetime, BeforeValidator(_not_a_number)]
+#: What ``api.cursor.encode`` writes (unpadded base64url); a cursor of this shape may still be refused (422).
+CURSOR = r"^[A-Za-z0-9_-]*$"
+CameraId = Annotated[str, Field(pattern=CAMERA_ID)]
 
 
 class HandlingStatus(StrEnum):
@@ -41,21 +65,23 @@ class ListParams:
     def __init__(
         self,
         *,
-        since: Annotated[datetime | None, Query(description="Incidents starting at or after (ISO 8601).")] = None,
-        until: Annotated[datetime | None, Query(description="Incidents starting before (ISO 8601).")] = None,
+        since: Annotated[IsoTime | None, Query(description="Incidents starting at or after (ISO 8601).")] = None,
+        until: Annotated[
+            IsoTime | None, Query(description="Incidents starting before (ISO 8601); not after `since`: no rows.")
+        ] = None,
         severity: Annotated[list[Severity] | None, Query(description="Any of these severities.")] = None,
         min_severity: Annotated[Severity | None, Query(description="This severity or higher.")] = None,
         kind: Annotated[list[AnomalyKind] | None, Query(description="Having any of these kinds.")] = None,
         state: Annotated[list[AnomalyState] | None, Query(description="Any of these states.")] = None,
         status: Annotated[list[HandlingStatus] | None, Query(description="Any of these operator statuses.")] = None,
-        rules_version: Annotated[str | None, Query(max_length=100)] = None,
+        rules_version: Annotated[str | None, Query(max_length=100, pattern=TEXT)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        cursor: Annotated[str | None, Query(max_length=256, description="next_cursor of the previous page.")] = None,
+        cursor: Annotated[
+            str | None, Query(max_length=256, pattern=CURSOR, description="next_cursor of the previous page.")
+        ] = None,
     ) -> None:
         self.since = _utc(since)
         self.until = _utc(until)
-        if self.since and self.until and self.since >= self.until:
-            raise invalid("query.since must be earlier than query.until")
         self.severities = frozenset(s.value for s in severity) if severity else None
         if min_severity is not None:
             at_least = frozenset(queries.severities_at_least(min_severity.value))
@@ -115,7 +141,7 @@ async def list_anomalies(
     principal: Viewer,
     svc: Svc,
     params: Annotated[ListParams, Depends()],
-    camera: Annotated[list[str] | None, Query(description="Any of these cameras.", max_length=100)] = None,
+    camera: Annotated[list[CameraId] | None, Query(description="Any of these cameras.", max_length=100)] = None,
 ) -> AnomalyPage:
     return await anomaly_page(svc, principal, params, camera)
 

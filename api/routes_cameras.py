@@ -10,12 +10,12 @@ from api import queries
 from api.auth import Role
 from api.deps import Svc, Viewer
 from api.errors import AUTHENTICATED, error_responses
-from api.models import AnomalyPage, Camera, CameraList
+from api.models import CAMERA_ID, AnomalyPage, Camera, CameraList
 from api.routes_anomalies import ListParams, anomaly_page
 
 router = APIRouter(prefix="/v1/cameras", tags=["cameras"], responses=error_responses(*AUTHENTICATED))
 
-CameraId = Annotated[str, Path(min_length=1, max_length=200)]
+CameraId = Annotated[str, Path(min_length=1, max_length=64, pattern=CAMERA_ID)]
 
 
 @router.get("", response_model=CameraList, summary="Cameras this caller may read")
