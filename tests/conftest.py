@@ -85,11 +85,12 @@ def make_topics(kafka_settings: KafkaSettings, unique_prefix: str) -> Iterator[C
 
     Catalog names (``media.frames.v1``) become private copies under ``unique_prefix`` with the catalog's
     settings; other names are created as given. No names: a prefixed copy of the whole catalog.
-    The topics are deleted after the test.
+    The topics are deleted after the test, with their registry subjects.
     """
     from confluent_kafka.admin import AdminClient
 
-    from anomaly_core.admin import create_topics, delete_topics
+    from anomaly_core.admin import create_topics, delete_topic_subjects, delete_topics
+    from anomaly_core.registry import RegistryClient
 
     admin = AdminClient(kafka_settings.client_config())
     created: list[str] = []
@@ -104,6 +105,8 @@ def make_topics(kafka_settings: KafkaSettings, unique_prefix: str) -> Iterator[C
     yield make
     if created:
         delete_topics(admin, created)
+        with RegistryClient(kafka_settings.schema_registry_url) as registry:
+            delete_topic_subjects(registry, created)
 
 
 @pytest.fixture
