@@ -241,9 +241,10 @@ class _Steps:
             time.sleep(1.0)
         window.stopped = time.time()
         self._sample(window)
+        self.probe.end_usage()
         self.sup.stop([PRODUCER])
         produced = _producer_summary(self.sup.state(PRODUCER).log_path)
-        window.drained_s = self.probe.drain(lambda: self._sample(window), DRAIN_TIMEOUT_S)
+        window.drained_s = self.probe.drain(lambda: self._sample(window, usage=False), DRAIN_TIMEOUT_S)
         drained = "not within 90 s" if window.drained_s is None else f"in {window.drained_s} s"
         self.say(f"reading back the step's scores and anomalies (drained {drained})")
         step = read_back(self.probe, load, produced, window, stack_names=set(self.stack))
@@ -267,9 +268,9 @@ class _Steps:
                 raise RuntimeError(f"the producer published no frame (exit code {state.returncode}): {tail}")
             time.sleep(0.2)
 
-    def _sample(self, window: StepWindow) -> None:
+    def _sample(self, window: StepWindow, *, usage: bool = True) -> None:
         pids = {s.name: s.pid for s in self.sup.states() if s.running} | self.stack
-        self.probe.sample(pids, time.time() - window.started)
+        self.probe.sample(pids, time.time() - window.started, usage=usage)
 
 
 def _producer_summary(log_path: Path) -> list[dict[str, Any]]:

@@ -47,6 +47,7 @@ class StepProbe:
         self.meter = UsageMeter()
         self.lag_series: dict[str, list[tuple[float, int]]] = {}
         self._model_cpu_start = 0.0
+        self._model_cpu_end = 0.0
 
     def not_joined(self) -> list[str]:
         out = []
@@ -64,8 +65,10 @@ class StepProbe:
         self.lag_series = {name: [] for name in self.groups}
         self._model_cpu_start = self.model_cpu_s()
 
-    def sample(self, pids: Mapping[str, int], t: float) -> None:
-        self.meter.sample(pids)
+    def sample(self, pids: Mapping[str, int], t: float, *, usage: bool = True) -> None:
+        """Lag of every group; CPU and memory too unless ``usage`` is off (CPU is counted while cameras play)."""
+        if usage:
+            self.meter.sample(pids)
         for name, lag in self.lags().items():
             self.lag_series[name].append((round(t, 1), lag))
 
@@ -97,8 +100,12 @@ class StepProbe:
     def model_cpu_s(self) -> float:
         return sum(_scrape(port, MODEL_CPU_METRIC) for port in self.metric_ports.values())
 
+    def end_usage(self) -> None:
+        """Freezes the model CPU of the step (read at the same moment as the last usage sample)."""
+        self._model_cpu_end = self.model_cpu_s()
+
     def model_cpu_delta(self) -> float:
-        return self.model_cpu_s() - self._model_cpu_start
+        return self._model_cpu_end - self._model_cpu_start
 
     def close(self) -> None:
         self.lag.close()

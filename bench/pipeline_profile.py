@@ -49,11 +49,12 @@ AREAS: tuple[tuple[str, str], ...] = (
 
 
 def py_spy() -> str | None:
-    """The py-spy executable of this environment, if installed."""
+    """The py-spy executable of this environment (or of the environment its packages come from), if installed."""
     import sys
 
-    beside = Path(sys.executable).resolve().parent / "py-spy"
-    return str(beside) if beside.is_file() else shutil.which("py-spy")
+    bins = [Path(sys.executable).parent] + [Path(p).parents[2] / "bin" for p in sys.path if p.endswith("site-packages")]
+    found = next((b / "py-spy" for b in bins if (b / "py-spy").is_file()), None)
+    return str(found) if found is not None else shutil.which("py-spy")
 
 
 def start(pids: Mapping[str, int], out_dir: Path, seconds: int) -> dict[str, subprocess.Popen[bytes]]:
