@@ -52,6 +52,7 @@ class TargetChannel:
         self.metrics = metrics
         self.sleep = sleep
         self.breaker = CircuitBreaker(target.breaker.failures, target.breaker.cooldown_s)
+        metrics.start(target.name, kind)
 
     def deliver(self, notice: Notice) -> Outcome:
         labels = (self.target.name, self.kind)

@@ -23,3 +23,9 @@ class NotifyMetrics:
             buckets=SEND_BUCKETS,
         )
         self.circuit_open = gauge("anomaly_notification_circuit_open", "1 while the target's circuit is open", labels)
+
+    def start(self, target: str, kind: str) -> None:
+        """Every series of a target exists from the start (at 0), so a dashboard shows it before its first alert."""
+        for series in (self.sent, self.failed, self.retried, self.held, self.latency):
+            series.labels(target, kind)
+        self.circuit_open.labels(target, kind).set(0)

@@ -88,7 +88,7 @@ def worker_spec(notifier: Notifier, settings: NotifySettings, kafka: KafkaSettin
         metrics_port=settings.metrics_port,
         dlq_topic=notifier.dlq_topic,
         # A send may be retried for a while; the group must not think the worker is gone meanwhile.
-        consumer_config={"max.poll.interval.ms": 600_000},
+        consumer_config={"max.poll.interval.ms": 600_000, "auto.offset.reset": settings.consumer_start},
     )
 
 

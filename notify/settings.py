@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -14,6 +15,9 @@ class NotifySettings(BaseSettings):
     config_path: Path | None = Field(None, alias="NOTIFY_CONFIG")
     group_id: str = Field("notify", alias="NOTIFY_GROUP_ID")
     metrics_port: int = Field(0, alias="NOTIFY_METRICS_PORT", ge=0, le=65535)
+    #: Where the group starts when it has no committed offsets. Not CONSUMER_START: runs read their topics from the
+    #: start, but a notifier that joins late must not page people about alerts of the past.
+    consumer_start: Literal["latest", "earliest"] = Field("latest", alias="NOTIFY_CONSUMER_START")
     #: How often unacknowledged alerts are checked for a due escalation.
     escalation_poll_s: float = Field(5.0, alias="NOTIFY_ESCALATION_POLL_SECONDS", gt=0)
     #: Lifetime of the presigned evidence URLs in notifications (e-mails are read later than dashboards).

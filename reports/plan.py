@@ -62,6 +62,8 @@ PROJECTION = ServicePlan(
     "projection", ("projection", "sink"), "projection", (topics.ANOMALIES,), ("fusion",), "anomaly events"
 )
 API = ServicePlan("api", ("api",), None, (), (), "requests")
+#: Not a stage: it joins at the live end (NOTIFY_CONSUMER_START) and its progress is not the run's.
+NOTIFY = ServicePlan("notify", ("notify", "worker"), None, (), (), "notifications")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +81,15 @@ class RunPlan:
         return next(s for s in self.services if s.name == name)
 
 
-def plan_run(available_models: Collection[str], *, with_api: bool = False, fusion_group: str = "fusion") -> RunPlan:
-    """Services for a run given the models present on this machine (names of the model catalog)."""
+def plan_run(
+    available_models: Collection[str],
+    *,
+    with_api: bool = False,
+    with_notify: bool = False,
+    fusion_group: str = "fusion",
+) -> RunPlan:
+    """Services for a run given the models present on this machine (names of the model catalog); ``with_notify``:
+    the notify worker too (routing targets are configured)."""
     chosen = [p for p in PROCESSORS if set(p.models) <= set(available_models)]
     skipped = [
         f"{p.name}: {' and '.join(missing)} weights are not on this machine (`anomaly models pull {' '.join(missing)}`)"
@@ -97,6 +106,8 @@ def plan_run(available_models: Collection[str], *, with_api: bool = False, fusio
     services.append(replace(PROJECTION, upstream=upstream))
     if with_api:
         services.append(API)
+    if with_notify:
+        services.append(NOTIFY)
     return RunPlan(services=services, skipped=skipped)
 
 

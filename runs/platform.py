@@ -25,6 +25,7 @@ from devstack.errors import StackError
 from devstack.manager import Stack
 from devstack.progress import Reporter
 from fusion_app.settings import FusionSettings, ProjectionSettings
+from notify.settings import NotifySettings
 from processors.models import catalog
 from processors.settings import ProcessorSettings
 from reports.collect import Decoder
@@ -110,9 +111,11 @@ def ensure_stack(reporter: Reporter | None = None) -> None:
 
 
 def plan_services(*, with_api: bool) -> RunPlan:
-    """The services a run starts, given the models present on this machine."""
+    """The services a run starts, given the models present on this machine; a run with the API (the demo) also
+    runs the notify worker when NOTIFY_CONFIG names a routing file."""
     available = {entry.name for entry in catalog(ProcessorSettings()) if entry.present}
-    return plan_run(available, with_api=with_api)
+    notify = with_api and NotifySettings().config_path is not None
+    return plan_run(available, with_api=with_api, with_notify=notify)
 
 
 def run_env() -> dict[str, str]:

@@ -62,7 +62,9 @@ targets:
 
 
 def run(config: NotifyConfig, kafka: KafkaSettings, dsn: str, group: str, stop: threading.Event) -> Any:
-    settings = NotifySettings(NOTIFY_GROUP_ID=group, NOTIFY_ESCALATION_POLL_SECONDS=0.2)
+    settings = NotifySettings(
+        NOTIFY_GROUP_ID=group, NOTIFY_ESCALATION_POLL_SECONDS=0.2, NOTIFY_CONSUMER_START="earliest"
+    )
     return in_thread(
         lambda: run_worker(config, settings, kafka, dsn=dsn, store_settings=ObjectStoreSettings(), stop=stop),
         stop,

@@ -51,3 +51,10 @@ def test_producer_arguments() -> None:
         "--origin",
         "2025-03-01T12:00:07+00:00",
     ]
+
+
+def test_the_notify_worker_runs_only_when_asked_and_is_not_a_stage() -> None:
+    assert "notify" not in [s.name for s in plan_run(set(), with_api=True).services]
+    plan = plan_run(set(), with_api=True, with_notify=True)
+    assert plan.service("notify").args == ("notify", "worker")
+    assert "notify" not in [stage.name for stage in plan.stages()]
