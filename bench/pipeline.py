@@ -11,7 +11,6 @@ Afterwards the run's topics, groups and rows are removed; the services' logs sta
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import time
@@ -119,19 +118,14 @@ def _child_env(procs: dict[str, ServicePlan], scene_models: Path) -> dict[str, d
 
 @contextmanager
 def _run_topics(kafka: KafkaSettings, prefix: str, groups: list[str]) -> Iterator[None]:
-    from anomaly_core.admin import admin_client, create_topics, delete_topics
-    from anomaly_core.kafka_logs import client_logger
-    from anomaly_core.topics import build_catalog
+    """The run's topics exist while the block lasts; then they go, with their subjects and the run's groups."""
+    from runs.topics import create_run_topics, delete_run
 
-    admin = admin_client(kafka, logger=client_logger())
-    create_topics(admin, build_catalog(kafka, prefix=prefix), replication=kafka.replication_factor)
+    create_run_topics(kafka, prefix)
     try:
         yield
     finally:
-        delete_topics(admin, [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix)])
-        for future in admin.delete_consumer_groups(groups, request_timeout=30).values():
-            with contextlib.suppress(Exception):  # a group that never committed does not exist
-                future.result(timeout=30)
+        delete_run(kafka, prefix, groups)
 
 
 def _stack_pids() -> dict[str, int]:
@@ -157,6 +151,7 @@ def run_pipeline_bench(
     """Plays one step per camera count; with ``stop_when_missed`` the first step that does not hold ends it.
     ``replicas`` runs that many processes of each processor and of the fusion worker in their groups."""
     from producers.samples import generate_samples
+    from runs.platform import run_env, service_groups
 
     kafka = KafkaSettings()
     stack = _stack_pids()
@@ -168,10 +163,11 @@ def run_pipeline_bench(
     run_dir.mkdir(parents=True, exist_ok=True)
     prefix = f"bench-pipeline-{stamp.lower()}."
     plan = bench_plan()
-    groups = {s.name: (prefix + s.group, s.inputs) for s in plan.services if s.group is not None}
+    renamed = service_groups()
+    groups = {s.name: (prefix + renamed.get(s.name, s.group), s.inputs) for s in plan.services if s.group is not None}
     procs = children(plan, replicas)
     child_env = _child_env(procs, scene_models)
-    env = {"KAFKA_TOPIC_PREFIX": prefix, "LOG_LEVEL": "INFO", "CONSUMER_START": "earliest"}
+    env = {**run_env(), "KAFKA_TOPIC_PREFIX": prefix}
     result = PipelineBenchResult([], run_dir, replicas)
     ports = {name: int(child_env[name]["METRICS_PORT"]) for name in procs}
     group_ids = [g for g, _ in groups.values()]
