@@ -134,7 +134,14 @@ class Notifier:
                 due = row.get("escalation_due")
                 if alert is None or alert.handled or due is None or due > now:
                     continue  # acknowledged or rescheduled meanwhile
-                target = self.config.target(row["escalation_target"])
+                try:
+                    target = self.config.target(row["escalation_target"])
+                except KeyError:  # the routing file changed since: nobody left to escalate to
+                    log.warning(
+                        "%s: escalation target %s is no longer configured", anomaly_id, row["escalation_target"]
+                    )
+                    tx.save(alert.camera_id, alert, tx.operator(), escalation_due=None)
+                    continue
                 level = int(row.get("escalation_level") or 0) + 1
                 results = self._notify(tx, alert, [Change.ESCALATED], f"e{level}", [target], level=level)
                 for failed in (r for r in results if not r.outcome.ok):
