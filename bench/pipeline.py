@@ -144,12 +144,15 @@ def run_pipeline_bench(
     say: Say,
     *,
     replicas: int = 1,
+    churn: bool = False,
     profile: bool = False,
     out_dir: Path | None = None,
     stop_when_missed: bool = False,
 ) -> PipelineBenchResult:
     """Plays one step per camera count; with ``stop_when_missed`` the first step that does not hold ends it.
-    ``replicas`` runs that many processes of each processor and of the fusion worker in their groups."""
+    ``replicas`` runs that many processes of each processor and of the fusion worker in their groups; ``churn``
+    adds one more of each a third into every step and stops it (SIGTERM) at two thirds: a replica joining and
+    leaving its group while the cameras play."""
     from producers.samples import generate_samples
     from runs.platform import run_env, service_groups
 
@@ -175,7 +178,8 @@ def run_pipeline_bench(
         for name, s in procs.items():
             sup.start(ChildSpec(name, anomaly_command(*s.args), env=child_env[name]))
         probe = StepProbe(kafka, prefix, groups, ports)
-        steps = _Steps(sup, probe, stack, run_dir, samples, say, profile)
+        extra = _churn_specs(plan, scene_models) if churn else []
+        steps = _Steps(sup, probe, stack, run_dir, samples, say, profile, extra)
         try:
             _wait_joined(probe, sup, say)
             for n in counts:
@@ -191,6 +195,12 @@ def run_pipeline_bench(
         "scene: full-size CLIP ViT-B/32 on ONNX Runtime with random weights (the real ones are not on this machine)"
     )
     return result
+
+
+def _churn_specs(plan: RunPlan, scene_models: Path) -> list[ChildSpec]:
+    extra = {f"{s.name}-churn": s for s in plan.services if s.name in SCALABLE}
+    env = _child_env(extra, scene_models)
+    return [ChildSpec(name, anomaly_command(*s.args), env=env[name]) for name, s in extra.items()]
 
 
 def _wait_joined(probe: StepProbe, sup: Supervisor, say: Say, timeout_s: float = 240.0) -> None:
@@ -218,6 +228,8 @@ class _Steps:
     samples: SampleSet
     say: Say
     profile: bool = False
+    churn: list[ChildSpec] = field(default_factory=list)
+    _joined: set[str] = field(default_factory=set)
 
     def play(self, n: int, duration_s: float) -> StepResult:
         cameras = self.run_dir / f"cameras-{n}.yaml"
@@ -234,6 +246,7 @@ class _Steps:
             self._sample(window)
             if self.profile and not profiles and time.time() - window.started >= PROFILE_AFTER_S:
                 profiles = self._start_profiles(n, duration_s)
+            self._churn(time.time() - window.started, duration_s)
             time.sleep(1.0)
         window.stopped = time.time()
         self._sample(window)
@@ -248,6 +261,20 @@ class _Steps:
             pipeline_profile.finish(profiles)
             step.profile = pipeline_profile.summarize(self.run_dir / f"profiles-{n}")
         return step
+
+    def _churn(self, t: float, duration_s: float) -> None:
+        """A third into the step one more replica joins each group; at two thirds it leaves."""
+        if not self.churn or t < duration_s / 3:
+            return
+        names = [spec.name for spec in self.churn]
+        if t < 2 * duration_s / 3:
+            if not self._joined:
+                for spec in self.churn:
+                    self.sup.start(spec)
+                self._joined = set(names)
+        elif self._joined:
+            self.sup.stop(names)
+            self._joined = set()
 
     def _start_profiles(self, n: int, duration_s: float) -> dict[str, Any]:
         seconds = int(max(5.0, min(30.0, duration_s - PROFILE_AFTER_S - 2)))

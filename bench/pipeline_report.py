@@ -92,6 +92,9 @@ def bench_pipeline(
     replicas: Annotated[
         int, typer.Option("--replicas", min=1, max=4, help="Processes per processor and fusion worker group.")
     ] = 1,
+    churn: Annotated[
+        bool, typer.Option("--churn", help="One more replica per group joins a third into each step, leaves at two.")
+    ] = False,
     profile: Annotated[
         bool, typer.Option("--profile", help="Sample each service with py-spy during each step (areas, hot spots).")
     ] = False,
@@ -119,6 +122,7 @@ def bench_pipeline(
                 duration,
                 lambda line: status.update(line) if as_json else console.log(line),
                 replicas=replicas,
+                churn=churn,
                 profile=profile,
                 stop_when_missed=find_max,
             )
