@@ -24,6 +24,7 @@ from anomaly_core.topics import ANOMALY_ACTIONS, topic_name
 from bench.fusion_scenarios import SCENARIOS
 from fusion_app.codecs import FusionTopics
 from fusion_app.events import to_event
+from fusion_app.labels import read_labels
 from fusion_app.offline import run_offline, with_offsets
 from fusion_app.projection import Projection
 from fusion_app.rebuild import rebuild
@@ -190,6 +191,9 @@ def test_rebuild_equals_live_after_live_analyze_and_operator_actions(
     assert live[second.anomaly_id]["assignee"] == "guard-7" and live[second.anomaly_id]["status"] == "NEW"
     assert {r["origin"] for i, r in live.items() if i in {e.anomaly_id for e in run_events}} == {"ANALYZE"}
     assert {r["run_id"] for i, r in live.items() if i in {e.anomaly_id for e in run_events}} == {run_id}
+
+    exported = {label.anomaly_id: label.resolution for label in read_labels(dsn)}
+    assert exported.get(first.anomaly_id) == "FALSE_ALARM"  # what `anomaly backtest labels` exports for tuning
 
     report = rebuild(anomaly_kafka, dsn)
     assert report.actions == 4 and report.skipped == 0
