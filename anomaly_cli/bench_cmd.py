@@ -16,6 +16,7 @@ from anomaly_cli.bench_fusion import bench_fusion
 from bench.api import bench_api
 from bench.gate import bench_gate
 from bench.models import bench_models
+from bench.notify import bench_notify
 from bench.pipeline_report import bench_pipeline
 from bench.producer import bench_producer
 
@@ -93,3 +94,4 @@ register("producer", bench_producer)
 register("gate", bench_gate)
 register("models", bench_models)
 register("pipeline", bench_pipeline)
+register("notify", bench_notify)
