@@ -34,6 +34,7 @@ locals {
     caption    = "${var.kafka_topic_prefix}scores.caption.v1"
     candidates = "${var.kafka_topic_prefix}anomalies.candidates.v1"
     anomalies  = "${var.kafka_topic_prefix}anomalies.v1"
+    actions    = "${var.kafka_topic_prefix}anomalies.actions.v1"
     dlq        = "${var.kafka_topic_prefix}dlq.v1"
     state      = "${var.kafka_topic_prefix}fusion.state.v1"
   }

@@ -63,22 +63,23 @@ locals {
       database = true
       storage  = 21
     }
-    # Keeps the PostgreSQL table `anomalies` equal to anomalies.v1 (revision-guarded upserts).
+    # Keeps the PostgreSQL tables `anomalies` and `anomaly_actions` equal to anomalies.v1 and anomalies.actions.v1.
     projection = {
       command  = ["projection", "sink"]
       size     = var.light_service_size
-      consumes = [local.topics.anomalies]
+      consumes = [local.topics.anomalies, local.topics.actions]
       produces = [local.topics.dlq]
       s3_read  = []
       s3_write = []
       database = true
       storage  = 21
     }
+    # Operator actions are published by the API (anomalies.actions.v1) and pushed to its live clients.
     api = {
       command  = ["api"]
       size     = var.api_size
-      consumes = [local.topics.anomalies]
-      produces = []
+      consumes = [local.topics.anomalies, local.topics.actions]
+      produces = [local.topics.actions]
       s3_read  = ["frames", "evidence"]
       s3_write = []
       database = true
