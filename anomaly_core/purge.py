@@ -1,7 +1,8 @@
 """Erasing one camera (`anomaly cameras purge`): its media objects, its rows in PostgreSQL and its registry entry.
 
-Objects: every version of every object under ``<kind>/<camera>/`` in each media bucket (frames/, audio/, evidence
-clips, recordings: the key layout of producers/keys.py), plus any object the camera's anomalies name as evidence.
+Objects: every version of every object under ``<kind>/<camera>/`` (or ``<camera>/``) in each media bucket (frames/,
+audio/, evidence clips, recordings: the key layout of producers/keys.py), plus any object the camera's anomalies
+name as evidence.
 Rows: the tables are found, not listed, so tables added later are purged too: every table with a ``camera_id``
 column loses the camera's rows, and every table keyed by ``anomaly_id`` alone loses the rows of the camera's
 anomalies; ``cameras`` (the camera registry) is one of them. All rows go in one transaction.
@@ -70,8 +71,10 @@ class PurgeReport:
 
 
 def camera_prefixes(top_level: Iterable[str], camera_id: str) -> list[str]:
-    """``<kind>/<camera>/`` for every top-level folder of a bucket (``frames/``, ``audio/``, ``evidence/``, ...)."""
-    return sorted({f"{folder.rstrip('/')}/{camera_id}/" for folder in top_level if folder.endswith("/")})
+    """``<kind>/<camera>/`` for every top-level folder of a bucket (``frames/``, ``audio/``, ``evidence/``, ...),
+    and ``<camera>/`` itself."""
+    folders = {f"{folder.rstrip('/')}/{camera_id}/" for folder in top_level if folder.endswith("/")}
+    return sorted(folders | {f"{camera_id}/"})
 
 
 def object_refs(value: Any, buckets: Iterable[str]) -> set[tuple[str, str]]:

@@ -8,10 +8,11 @@ from anomaly_core.purge import PurgeReport, TableKeys, camera_prefixes, object_r
 def test_camera_folders_under_every_top_level_folder() -> None:
     assert camera_prefixes(["frames/", "audio/", "evidence", "recordings/"], "cam-1") == [
         "audio/cam-1/",
+        "cam-1/",
         "frames/cam-1/",
         "recordings/cam-1/",
     ]
-    assert camera_prefixes([], "cam-1") == []
+    assert camera_prefixes([], "cam-1") == ["cam-1/"]
 
 
 def test_objects_named_by_evidence_in_the_platforms_buckets_only() -> None:
