@@ -15,7 +15,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -64,31 +63,10 @@ def _private_database(dsn: str) -> Iterator[str]:
 
 
 def _events(n: int) -> list[Any]:
-    from schemas.records import AnomalyEvent, AnomalyKind, AnomalyState, Evidence, Severity
+    from bench.sample_events import anomaly_event
+    from schemas.records import AnomalyKind
 
-    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
-    return [
-        AnomalyEvent(
-            anomaly_id=str(uuid.uuid4()),
-            camera_id=f"cam-{i % 8}",
-            revision=1,
-            state=AnomalyState.OPEN,
-            incident_start=start,
-            incident_end=start,
-            window_start=start,
-            window_end=start,
-            severity=Severity.HIGH,
-            kinds=[AnomalyKind.FALL],
-            score=0.8,
-            reasons=["torso horizontal"],
-            evidence=Evidence(),
-            lineage=[],
-            rules_version="bench",
-            fusion_version="bench",
-            decided_at=start,
-        )
-        for i in range(n)
-    ]
+    return [anomaly_event(f"cam-{i % 8}", kinds=(AnomalyKind.FALL,)) for i in range(n)]
 
 
 def _publish(kafka: Any, topic: str, events: list[Any]) -> None:

@@ -28,7 +28,7 @@ from anomaly_core.runtime import Message, Output
 from notify.alert import Alert
 from notify.config import Change, NotifyConfig, TargetRules
 from notify.delivery import Outcome, TargetChannel
-from notify.payloads import ActionInfo, Notice
+from notify.payloads import Notice
 from notify.routing import Verdict, change_of_action, changes_of, decide, escalation_due
 from notify.store import AlertTx, NotifyStore
 from schemas.records import ActionKind, AnomalyAction, AnomalyEvent, DeadLetterStage, ObjectRef
@@ -107,17 +107,8 @@ class Notifier:
             results: list[Sent] = []
             if stored is not None:
                 alert = replace(stored, **operator)
-                info = ActionInfo(
-                    action.action_id,
-                    action.kind.value,
-                    action.actor,
-                    action.at,
-                    action.assignee,
-                    action.resolution.value if action.resolution else None,
-                    action.note,
-                )
                 step = f"a{action.action_id}"
-                results = self._notify(tx, alert, [change_of_action(action)], step, self.config.targets, action=info)
+                results = self._notify(tx, alert, [change_of_action(action)], step, self.config.targets, action=action)
             tx.save(action.camera_id, None if stored is None else replace(stored, **operator), operator, **escalation)
         return [r for r in results if not r.outcome.ok]
 
@@ -167,7 +158,7 @@ class Notifier:
         step: str,
         targets: list[Any],
         *,
-        action: ActionInfo | None = None,
+        action: AnomalyAction | None = None,
         level: int = 0,
     ) -> list[Sent]:
         """Decides, sends and records ``step`` of ``alert`` for each of ``targets``; returns what was attempted."""

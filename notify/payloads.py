@@ -14,21 +14,11 @@ from typing import Any
 
 from notify.alert import Alert
 from notify.config import Change
+from schemas.records import AnomalyAction
 
 #: The MQTT event type of each change (Frigate-style new/update/end).
 _MQTT_TYPE = {Change.OPENED: "new", Change.CLOSED: "end", Change.RESOLVED: "end"}
 _SEVERITY_COLOUR = {"LOW": "#4a90d9", "MEDIUM": "#f5a623", "HIGH": "#e8590c", "CRITICAL": "#d0021b"}
-
-
-@dataclass(frozen=True, slots=True)
-class ActionInfo:
-    action_id: str
-    kind: str
-    actor: str
-    at: datetime
-    assignee: str | None = None
-    resolution: str | None = None
-    note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +31,7 @@ class Notice:
     created_at: datetime
     evidence_url: str | None = None
     link_template: str | None = None
-    action: ActionInfo | None = None
+    action: AnomalyAction | None = None
     escalation_level: int = 0
     test: bool = False
 
@@ -67,7 +57,8 @@ def _headline(notice: Notice) -> str:
     change = notice.change
     if notice.action is not None:
         who = notice.action.actor
-        extra = notice.action.resolution or notice.action.assignee or ""
+        resolution = notice.action.resolution
+        extra = resolution.value if resolution else notice.action.assignee or ""
         return f"{change.value} by {who}{': ' + extra.lower().replace('_', ' ') if extra else ''}"
     if change is Change.ESCALATED:
         return f"not acknowledged, escalation level {notice.escalation_level}"
@@ -113,11 +104,11 @@ def document(notice: Notice) -> dict[str, Any]:
         if action is None
         else {
             "id": action.action_id,
-            "kind": action.kind,
+            "kind": action.kind.value,
             "actor": action.actor,
             "at": _iso(action.at),
             "assignee": action.assignee,
-            "resolution": action.resolution,
+            "resolution": action.resolution.value if action.resolution else None,
             "note": action.note,
         },
         "evidence_url": notice.evidence_url,

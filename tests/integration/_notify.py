@@ -10,19 +10,18 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from bench.sample_events import anomaly_event
 from schemas.records import (
     ActionKind,
     AnomalyAction,
     AnomalyEvent,
     AnomalyKind,
     AnomalyState,
-    Evidence,
-    ObjectRef,
     Severity,
 )
 
@@ -96,28 +95,10 @@ def event(
     severity: Severity = Severity.HIGH,
     state: AnomalyState = AnomalyState.OPEN,
     kinds: tuple[AnomalyKind, ...] = (AnomalyKind.FALL,),
-    frame: ObjectRef | None = None,
 ) -> AnomalyEvent:
-    start = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
-    return AnomalyEvent(
-        anomaly_id=anomaly_id,
-        camera_id=camera,
-        revision=revision,
-        state=state,
-        incident_start=start,
-        incident_end=start + timedelta(seconds=revision),
-        window_start=start,
-        window_end=start + timedelta(seconds=revision),
-        severity=severity,
-        kinds=list(kinds),
-        score=0.8,
-        reasons=["torso horizontal"],
-        evidence=Evidence(frames=[frame] if frame else [], best_frame=frame),
-        lineage=[],
-        rules_version="test",
-        fusion_version="test",
-        decided_at=start,
-    )
+    """Revision ``revision`` of alert ``anomaly_id``."""
+    sample = anomaly_event(camera, severity.value, kinds=kinds)
+    return replace(sample, anomaly_id=anomaly_id, revision=revision, state=state)
 
 
 def action(anomaly_id: str, camera: str, kind: ActionKind, actor: str = "key:op") -> AnomalyAction:

@@ -25,23 +25,19 @@ from notify.delivery import TargetChannel
 from notify.metrics import NotifyMetrics
 from notify.payloads import Notice
 from notify.senders import build_sender
-from schemas.records import AnomalyState, ObjectRef, Severity
+from schemas.records import ObjectRef, Severity
 from tests.integration._notify import hook_server
+from tests.notify_samples import sample_alert
 
 pytestmark = pytest.mark.integration
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 def alert(camera: str = "cam-1", frame: ObjectRef | None = None) -> Alert:
-    return Alert(
+    return sample_alert(
         anomaly_id=str(uuid.uuid4()),
         camera_id=camera,
-        revision=1,
-        state=AnomalyState.OPEN,
         severity=Severity.CRITICAL,
-        kinds=("FALL",),
-        score=0.9,
-        reasons=("torso horizontal",),
         incident_start=NOW,
         incident_end=NOW,
         best_frame=frame,

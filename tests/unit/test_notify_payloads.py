@@ -5,26 +5,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import UTC, datetime
 
-from notify.alert import Alert
 from notify.config import Change
 from notify.payloads import Notice, document, email, mqtt_event, mqtt_state, mqtt_topics, webhook_body
 from notify.senders.webhook import headers_for, signature
-from schemas.records import AnomalyState, Severity
+from schemas.records import Severity
+from tests.notify_samples import NOON, sample_alert
 
-NOON = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
-ALERT = Alert(
-    anomaly_id="6f1c1c3e-4a4b-4b7e-9f57-2d6f7c1a0b11",
+ALERT = sample_alert(
     camera_id="lobby/1",
     revision=3,
-    state=AnomalyState.OPEN,
     severity=Severity.CRITICAL,
     kinds=("FALL", "PERSON_DOWN"),
     score=0.91,
     reasons=("torso horizontal for 4 s",),
-    incident_start=NOON,
-    incident_end=NOON,
 )
 NOTICE = Notice(
     "ops",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -12,26 +12,10 @@ from notify.breaker import CircuitBreaker
 from notify.config import Change, ConfigError, parse_config
 from notify.routing import Verdict, changes_of, decide, escalation_due
 from schemas.records import AnomalyState, Severity
+from tests.notify_samples import NOON
+from tests.notify_samples import sample_alert as alert
 
 SMALLEST = "targets: [{name: ops, kind: webhook, url: 'http://hooks.example/x', secret: s3cret}]"
-# A Wednesday, 12:00 UTC (13:00 in Zurich).
-NOON = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
-
-
-def alert(**changes: object) -> Alert:
-    base = Alert(
-        anomaly_id="6f1c1c3e-4a4b-4b7e-9f57-2d6f7c1a0b11",
-        camera_id="cam-1",
-        revision=1,
-        state=AnomalyState.OPEN,
-        severity=Severity.HIGH,
-        kinds=("FALL",),
-        score=0.8,
-        reasons=("torso horizontal",),
-        incident_start=NOON,
-        incident_end=NOON,
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
 
 
 def test_smallest_file_is_valid_and_secrets_come_from_the_environment() -> None:
