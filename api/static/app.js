@@ -20,8 +20,14 @@ const state = {
 
 const $ = (id) => document.getElementById(id);
 
-async function api(path) {
-  const response = await fetch(path, { headers: { Authorization: `Bearer ${state.key}` } });
+async function api(path, body) {
+  const options = { headers: { Authorization: `Bearer ${state.key}` } };
+  if (body !== undefined) {
+    options.method = "POST";
+    options.headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(body);
+  }
+  const response = await fetch(path, options);
   if (response.status === 401) {
     signOut("Your key was refused (missing, expired or revoked).");
     throw new Error("unauthorized");
@@ -97,10 +103,15 @@ function addCamera(id) {
   $("camera-filter").append(option);
 }
 
+const HANDLING = ["status", "acknowledged_by", "acknowledged_at", "assignee", "resolution"];
+
 function remember(anomaly, live) {
   const known = state.anomalies.get(anomaly.anomaly_id);
   if (known && known.revision > anomaly.revision) return; // an older revision arrived late
   if (known && !anomaly.best_frame_url && known.best_frame_url) anomaly.best_frame_url = known.best_frame_url;
+  // Live anomaly messages carry the fusion's decision only; what operators did arrives as action messages.
+  if (anomaly.status == null) for (const field of HANDLING) anomaly[field] = known ? known[field] : null;
+  anomaly.status = anomaly.status || "NEW";
   state.anomalies.set(anomaly.anomaly_id, anomaly);
   addCamera(anomaly.camera_id);
   if (live) upsertCard(anomaly, true);
@@ -126,6 +137,8 @@ function connect() {
     if (message.type === "anomaly") {
       remember(message.anomaly, true);
       renderTimeline();
+    } else if (message.type === "action") {
+      applyAction(message.action);
     }
   };
   socket.onclose = (event) => {
@@ -154,6 +167,41 @@ function setStatus(kind, text) {
   const el = $("status");
   el.className = `status status-${kind}`;
   el.textContent = text;
+}
+
+// --- operator actions (POST /v1/anomalies/{id}/actions; the live feed echoes them to every dashboard) ----------
+
+// The projection's rules, for what this page shows until the next reload: the first acknowledge or resolve
+// acknowledges, the latest resolve and assign win. Applying the same action twice changes nothing.
+function applyAction(action) {
+  const anomaly = state.anomalies.get(action.anomaly_id);
+  if (!anomaly) return;
+  const acknowledges = action.kind === "ACKNOWLEDGE" || action.kind === "RESOLVE";
+  if (acknowledges && !anomaly.acknowledged_by) {
+    anomaly.acknowledged_by = action.actor;
+    anomaly.acknowledged_at = action.at;
+  }
+  if (action.kind === "ASSIGN") anomaly.assignee = action.assignee;
+  if (action.kind === "RESOLVE") anomaly.resolution = action.resolution;
+  anomaly.status = anomaly.resolution ? "RESOLVED" : anomaly.acknowledged_by ? "ACKNOWLEDGED" : "NEW";
+  upsertCard(anomaly, false);
+}
+
+async function act(anomalyId, body, node) {
+  const error = node.querySelector(".action-error");
+  error.textContent = "";
+  try {
+    applyAction(await api(`/v1/anomalies/${encodeURIComponent(anomalyId)}/actions`, body));
+  } catch (err) {
+    error.textContent = /operator/.test(err.message) ? "this key may only read (an operator key acts)" : err.message;
+  }
+}
+
+function handlingText(anomaly) {
+  if (anomaly.status === "RESOLVED") return `resolved: ${anomaly.resolution.replace("_", " ").toLowerCase()}`;
+  const parts = [anomaly.status === "ACKNOWLEDGED" ? `acknowledged by ${anomaly.acknowledged_by}` : "new"];
+  if (anomaly.assignee) parts.push(`assigned to ${anomaly.assignee}`);
+  return parts.join(" · ");
 }
 
 // --- rendering ----------------------------------------------------------------------------------------------
@@ -226,6 +274,18 @@ function card(anomaly, fresh) {
     li.textContent = reason;
     reasons.append(li);
   }
+  node.dataset.status = anomaly.status;
+  node.querySelector(".handling").textContent = handlingText(anomaly);
+  const ack = node.querySelector(".ack");
+  const resolve = node.querySelector(".resolve");
+  ack.hidden = anomaly.status !== "NEW";
+  resolve.hidden = anomaly.status === "RESOLVED";
+  node.querySelector(".resolution").hidden = resolve.hidden;
+  ack.addEventListener("click", () => act(anomaly.anomaly_id, { kind: "ACKNOWLEDGE" }, node));
+  resolve.addEventListener("click", () => {
+    const resolution = node.querySelector(".resolution").value;
+    act(anomaly.anomaly_id, { kind: "RESOLVE", resolution }, node);
+  });
   return node;
 }
 

@@ -1,5 +1,6 @@
 """The operator dashboard in real headless Chromium: sign in with a key, see an anomaly published to Kafka
-appear live with its evidence frame, and keep a screenshot (test-output/dashboard.png, docs/img/dashboard.png)."""
+appear live with its evidence frame, acknowledge one and resolve another, and keep a screenshot
+(test-output/dashboard.png, docs/img/dashboard.png)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 
@@ -18,7 +20,7 @@ from anomaly_core.settings import KafkaSettings, ObjectStoreSettings
 from api import keystore
 from api.auth import Role
 from bench.sample_events import anomaly_event
-from schemas.records import AnomalyKind, ObjectRef
+from schemas.records import AnomalyEvent, AnomalyKind, ObjectRef
 from tests.api_harness import (
     PEPPER,
     RunningApi,
@@ -62,6 +64,7 @@ class Dash:
     kafka: KafkaSettings
     topic: str
     frame: ObjectRef
+    history: list[AnomalyEvent]
 
 
 @pytest.fixture(scope="module")
@@ -98,12 +101,13 @@ def dash(pg_dsn: str, kafka_settings: KafkaSettings, object_store_settings: Obje
             ).secret
         with serve(app_settings(pg_dsn, kafka_settings, object_store_settings, prefix)) as api:
             api.live_ready()
-            yield Dash(api, key, kafka_settings, topic, frame)
+            yield Dash(api, key, kafka_settings, topic, frame, history)
 
 
-def test_sign_in_and_see_an_anomaly_arrive_live(dash: Dash) -> None:
+def test_sign_in_see_an_anomaly_arrive_live_acknowledge_and_resolve(dash: Dash) -> None:
     from playwright.sync_api import expect, sync_playwright
 
+    history = dash.history
     with sync_playwright() as pw:
         browser = launch_chromium(pw)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -152,6 +156,23 @@ def test_sign_in_and_see_an_anomaly_arrive_live(dash: Dash) -> None:
         page.select_option("#camera-filter", "")
         expect(page.locator("#feed .alert")).to_have_count(5)
         expect(page.locator("#status")).to_have_text("live", timeout=15_000)
+
+        # Acknowledge and resolve through the API's actions, as an operator would (anomalies in the projection).
+        ward = page.locator(f'#feed .alert[data-anomaly-id="{history[1].anomaly_id}"]')
+        ward.locator(".ack").click()
+        expect(ward.locator(".handling")).to_contain_text("acknowledged by key:")
+        expect(ward.locator(".ack")).to_be_hidden()
+        fight = page.locator(f'#feed .alert[data-anomaly-id="{history[3].anomaly_id}"]')
+        fight.locator(".resolution").select_option("FALSE_ALARM")
+        fight.locator(".resolve").click()
+        expect(fight.locator(".handling")).to_have_text("resolved: false alarm")
+        expect(fight.locator(".resolve")).to_be_hidden()
+        detail = httpx.get(
+            f"{dash.api.base_url}/v1/anomalies/{history[3].anomaly_id}",
+            headers={"Authorization": f"Bearer {dash.key}"},
+            timeout=10,
+        ).json()
+        assert (detail["status"], detail["resolution"]) == ("RESOLVED", "FALSE_ALARM")
 
         out = ROOT / "test-output" / "dashboard.png"
         out.parent.mkdir(exist_ok=True)
