@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import psycopg
@@ -43,3 +44,13 @@ def migrate(dsn: str) -> list[str]:
             conn.execute("select pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
             conn.commit()
     return applied
+
+
+def close_quietly(conn: psycopg.Connection | None) -> None:
+    """Closes ``conn`` (None: nothing to do); a connection that is already broken may fail to close, which is fine."""
+    if conn is None:
+        return
+    try:
+        conn.close()
+    except psycopg.Error:
+        logging.getLogger(__name__).debug("closing a broken connection", exc_info=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from anomaly_core import topics
 from anomaly_core.db import migrate
@@ -133,10 +133,9 @@ def run_worker(
         notifier.close()
 
 
-def test_notice(target: str, config: NotifyConfig) -> Notice:
-    """A recognisable test message (marked ``test``) about a made-up alert on camera ``test``."""
-    now = now_utc()
-    alert = Alert(
+def made_up_alert(now: datetime) -> Alert:
+    """The made-up alert of test messages: an open HIGH fall on camera ``test`` that started 5 s before ``now``."""
+    return Alert(
         anomaly_id=TEST_ANOMALY_ID,
         camera_id="test",
         revision=1,
@@ -148,8 +147,13 @@ def test_notice(target: str, config: NotifyConfig) -> Notice:
         incident_start=now - timedelta(seconds=5),
         incident_end=now,
     )
+
+
+def test_notice(target: str, config: NotifyConfig) -> Notice:
+    """A recognisable test message (marked ``test``) about the made-up alert."""
+    now = now_utc()
     step = f"test-{int(now.timestamp() * 1000)}"
-    return Notice(target, alert, Change.OPENED, step, now, link_template=config.link_template, test=True)
+    return Notice(target, made_up_alert(now), Change.OPENED, step, now, link_template=config.link_template, test=True)
 
 
 def send_test(config: NotifyConfig, target: str) -> Outcome:

@@ -7,7 +7,6 @@ alert at once; ``done`` tells whether a notice was already decided before a rest
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -18,12 +17,10 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from anomaly_core.db import connect
+from anomaly_core.db import close_quietly, connect
 from anomaly_core.errors import TransientError
 from notify.alert import Alert
 from schemas.records import AnomalyState, ObjectRef, Severity
-
-log = logging.getLogger(__name__)
 
 OPERATOR_COLUMNS = ("acknowledged_by", "acknowledged_at", "assignee", "resolution")
 
@@ -166,9 +163,5 @@ class NotifyStore:
             raise TransientError(f"database unavailable: {exc}".strip()) from exc
 
     def close(self) -> None:
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            except psycopg.Error:
-                log.debug("closing a broken connection", exc_info=True)
-            self._conn = None
+        close_quietly(self._conn)
+        self._conn = None
