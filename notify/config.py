@@ -125,6 +125,8 @@ class EmailTarget(TargetRules):
     host: str
     port: int = Field(587, ge=1, le=65535)
     starttls: bool = True
+    #: CA certificates that sign the server's certificate (a relay with a private CA); the system's CAs when unset.
+    ca_file: Path | None = None
     username: str | None = None
     password: SecretStr | None = None
     sender: str = Field(alias="from", pattern=r"^[^@\s]+@[^@\s]+$")

@@ -32,7 +32,8 @@ class EmailSender:
         try:
             with smtplib.SMTP(t.host, t.port, timeout=t.timeout_s) as smtp:
                 if t.starttls:
-                    smtp.starttls(context=ssl.create_default_context())
+                    cafile = str(t.ca_file) if t.ca_file else None
+                    smtp.starttls(context=ssl.create_default_context(cafile=cafile))
                 if t.username:
                     smtp.login(t.username, t.password.get_secret_value() if t.password else "")
                 refused = smtp.send_message(message)

@@ -6,10 +6,14 @@ from __future__ import annotations
 import json
 import queue
 import socket
+import ssl
+import subprocess
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -96,8 +100,9 @@ class _Inbox:
         return "250 OK"
 
 
-@pytest.fixture
-def smtp_server() -> Iterator[tuple[int, _Inbox]]:
+@contextmanager
+def smtp_server(tls: ssl.SSLContext | None = None) -> Iterator[tuple[int, _Inbox]]:
+    """A real SMTP server (aiosmtpd) on a free port; user ``alerts`` / ``mail-secret``; STARTTLS with ``tls``."""
     inbox = _Inbox()
 
     def authenticate(_server: Any, _session: Any, _envelope: Any, mechanism: str, data: Any) -> AuthResult:
@@ -107,7 +112,15 @@ def smtp_server() -> Iterator[tuple[int, _Inbox]]:
     with socket.socket() as probe:  # aiosmtpd needs a port number up front
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    controller = Controller(inbox, hostname="127.0.0.1", port=port, authenticator=authenticate, auth_require_tls=False)
+    controller = Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=port,
+        authenticator=authenticate,
+        tls_context=tls,
+        require_starttls=tls is not None,
+        auth_require_tls=tls is not None,
+    )
     controller.start()
     try:
         yield port, inbox
@@ -116,9 +129,13 @@ def smtp_server() -> Iterator[tuple[int, _Inbox]]:
 
 
 def test_email_with_authentication_the_frame_attached_and_linked(
-    smtp_server: tuple[int, _Inbox], object_store_settings: ObjectStoreSettings, bucket: str
+    object_store_settings: ObjectStoreSettings, bucket: str
 ) -> None:
-    port, inbox = smtp_server
+    with smtp_server() as (port, inbox):
+        _attached_and_linked(port, inbox, object_store_settings, bucket)
+
+
+def _attached_and_linked(port: int, inbox: _Inbox, object_store_settings: ObjectStoreSettings, bucket: str) -> None:
     store = ObjectStore.from_settings(object_store_settings)
     jpeg = b"\xff\xd8\xff\xe0" + b"frame" * 100
     frame = store.put(bucket, "cam-1/frame.jpg", jpeg, "image/jpeg")
@@ -148,6 +165,30 @@ def test_email_with_authentication_the_frame_attached_and_linked(
     )
     refused = wrong.deliver(Notice("mail", alert(), Change.OPENED, "r1", NOW))
     assert not refused.ok and "SMTP 535" in refused.detail
+
+
+def test_email_over_starttls_with_login(tmp_path: Path) -> None:
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    self_signed = ["-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"]
+    san = ["-addext", "subjectAltName=IP:127.0.0.1"]
+    subprocess.run(["openssl", "req", *self_signed, *san, "-keyout", str(key), "-out", str(cert)], check=True)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert, key)
+    with smtp_server(tls) as (port, inbox):  # login is refused before STARTTLS
+        mail = channel(
+            f"{{name: mail, kind: email, host: 127.0.0.1, port: {port}, starttls: true, ca_file: '{cert}',"
+            " username: alerts, password: mail-secret, from: alerts@site.example, to: [ops@site.example],"
+            " retries: {attempts: 1}}"
+        )
+        outcome = mail.deliver(Notice("mail", alert(), Change.OPENED, "r1", NOW))
+        assert outcome.ok, outcome
+        assert inbox.messages.get(timeout=10).rcpt_tos == ["ops@site.example"]
+        untrusted = channel(
+            f"{{name: mail, kind: email, host: 127.0.0.1, port: {port}, from: alerts@site.example,"
+            " to: [ops@site.example], retries: {attempts: 1}}"
+        )
+        refused = untrusted.deliver(Notice("mail", alert(), Change.OPENED, "r1", NOW))
+        assert not refused.ok and "CERTIFICATE_VERIFY_FAILED" in refused.detail
 
 
 def _subscribe(host: str, port: int, topic: str) -> tuple[mqtt.Client, queue.Queue[Any]]:
