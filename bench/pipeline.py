@@ -210,10 +210,9 @@ def _wait_joined(probe: StepProbe, sup: Supervisor, say: Say, timeout_s: float =
         dead = sup.failures()
         if dead:
             raise RuntimeError(f"{dead[0].name} exited while starting: {sup.log_tail(dead[0].name, 5)}")
-        waiting = probe.not_joined()
-        if not waiting:
+        if not probe.not_joined():
             return
-        time.sleep(1.0)
+        time.sleep(2.0)
     raise RuntimeError(f"services did not join their groups in {timeout_s:.0f} s: {', '.join(probe.not_joined())}")
 
 

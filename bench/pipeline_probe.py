@@ -50,14 +50,16 @@ class StepProbe:
         self._model_cpu_end = 0.0
 
     def not_joined(self) -> list[str]:
-        out = []
+        """Services whose group has no stable member yet; asks one group at a time (one admin request in flight)
+        and stops at the first that has not joined."""
         for name, (group, _) in self.groups.items():
             try:
-                if self.lag.group_members(group) == 0:
-                    out.append(name)
+                joined = self.lag.group_members(group) > 0
             except TransientError:
-                out.append(name)
-        return out
+                joined = False
+            if not joined:
+                return [name]
+        return []
 
     def begin(self, cameras: int) -> None:
         self.cameras = cameras

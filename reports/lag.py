@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from anomaly_core.admin import admin_client
 from anomaly_core.errors import TransientError
@@ -24,10 +24,12 @@ class LagProbe:
     def __init__(self, kafka: KafkaSettings, timeout_s: float = 10.0) -> None:
         # One log line per broker outage, not one per refused connection (a live view redraws over them).
         conf: dict[str, Any] = {**kafka.client_config(), "logger": client_logger()}
+        self._conf = conf
         self._timeout = timeout_s
         self._admin = admin_client(conf)
         # Only used for metadata and watermarks; it never subscribes or commits.
         self._consumer = Consumer({**conf, "group.id": f"anomaly-lag-probe-{uuid.uuid4().hex[:12]}"})
+        self._readers: dict[str, Consumer] = {}
 
     def end_offsets(self, topics: Sequence[str]) -> dict[PartitionKey, int]:
         out: dict[PartitionKey, int] = {}
@@ -48,23 +50,33 @@ class LagProbe:
     def committed(self, group: str, partitions: Sequence[PartitionKey]) -> dict[PartitionKey, int]:
         if not partitions:
             return {}
-        request = ConsumerGroupTopicPartitions(group, [TopicPartition(t, p) for t, p in partitions])
         try:
-            future = self._admin.list_consumer_group_offsets([request], request_timeout=self._timeout)[group]
-            result = future.result(timeout=self._timeout + _GRACE_S)
+            found = self._reader(group).committed([TopicPartition(t, p) for t, p in partitions], timeout=self._timeout)
         except (KafkaException, TimeoutError) as exc:
             raise TransientError(f"cannot read offsets of group {group}: {exc}") from exc
-        return {(tp.topic, tp.partition): tp.offset for tp in result.topic_partitions or []}
+        return {(tp.topic, tp.partition): tp.offset for tp in found}
+
+    def _reader(self, group: str) -> Consumer:
+        """A consumer with ``group``'s id that reads its committed offsets; it never subscribes (so never joins the
+        group) and never commits. Not the AdminClient's ListConsumerGroupOffsets: when the group's coordinator
+        moves (a broker restart), librdkafka 2.16 answers that request's error by signalling a consumer-group
+        handle an admin client does not have, and the process dies with a segmentation fault."""
+        if group not in self._readers:
+            self._readers[group] = Consumer({**self._conf, "group.id": group, "enable.auto.commit": False})
+        return self._readers[group]
 
     def group_members(self, group: str) -> int:
         """Members of a consumer group that has finished joining (0 while it is empty or rebalancing)."""
         from confluent_kafka import ConsumerGroupState
 
+        admin = admin_client(self._conf)
         try:
-            future = self._admin.describe_consumer_groups([group], request_timeout=self._timeout)[group]
+            future = admin.describe_consumer_groups([group], request_timeout=self._timeout)[group]
             described = future.result(timeout=self._timeout + _GRACE_S)
         except (KafkaException, TimeoutError) as exc:
             raise TransientError(f"cannot describe group {group}: {exc}") from exc
+        finally:
+            del admin
         return len(described.members) if described.state == ConsumerGroupState.STABLE else 0
 
     def observe(self, group: str, topics: Sequence[str], *, alive: bool = True, exit_detail: str = "") -> Observation:
@@ -72,4 +84,6 @@ class LagProbe:
         return lag_observation(self.committed(group, list(end)), end, alive=alive, exit_detail=exit_detail)
 
     def close(self) -> None:
+        for reader in self._readers.values():
+            reader.close()
         self._consumer.close()
