@@ -27,5 +27,5 @@ def stale_warning(stale: list[str]) -> str:
     shown = ", ".join(stale[:5]) + (f" and {len(stale) - 5} more" if len(stale) > 5 else "")
     return (
         f"[yellow]warning:[/] the schema registry holds {len(stale)} subject(s) of topics that no longer "
-        f"exist: {shown} (`anomaly stack status --json` lists them all)"
+        f"exist: {shown} (`anomaly stack status --json` lists them all, `anomaly topics prune-subjects` deletes them)"
     )

@@ -172,3 +172,32 @@ def list_topics(
     Console().print(table)
     if any(not row.exists for row in rows if row.in_catalog):
         Console(stderr=True).print("some catalog topics are missing: run `anomaly topics create`")
+
+
+@app.command("prune-subjects")
+def prune_subjects(
+    yes: Annotated[bool, typer.Option("--yes", help="Delete without asking (required with --json).")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete the registry subjects of topics that no longer exist (what `anomaly stack status` warns about)."""
+    from rich.console import Console
+
+    from anomaly_core.registry import RegistryClient
+    from anomaly_core.settings import KafkaSettings
+    from devstack.housekeeping import stale_subjects
+
+    kafka = KafkaSettings()
+    err = Console(stderr=True, soft_wrap=True)
+    stale = stale_subjects(kafka, timeout_s=10.0)
+    if stale is None:
+        raise _fail("Kafka or the schema registry does not answer; nothing deleted")
+    if stale and not yes:
+        if as_json:
+            raise _fail("--json needs --yes: there is no one to ask")
+        typer.confirm(f"Delete {len(stale)} subject(s) of topics that no longer exist?", abort=True)
+    with RegistryClient(kafka.schema_registry_url) as registry, err.status(f"deleting {len(stale)} subject(s)"):
+        deleted = [subject for subject in stale if registry.delete_subject(subject)]
+    if as_json:
+        print(json.dumps({"deleted": deleted}))
+    else:
+        err.print(f"deleted {len(deleted)} subject(s) of topics that no longer exist", highlight=False)

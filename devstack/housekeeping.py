@@ -16,9 +16,11 @@ def stale_subjects(kafka: KafkaSettings, timeout_s: float) -> list[str] | None:
     from anomaly_core.registry import RegistryClient, SchemaRegistryError
 
     try:
-        topics = admin_client(kafka, logger=silent_logger("devstack.librdkafka")).list_topics(timeout=timeout_s).topics
+        # Subjects first: a topic is created before its subject is registered, so a subject that is new while this
+        # runs already has its topic in the listing that follows, and is never taken for a stale one.
         with RegistryClient(kafka.schema_registry_url, timeout_s=timeout_s) as registry:
             subjects = registry.subjects()
+        topics = admin_client(kafka, logger=silent_logger("devstack.librdkafka")).list_topics(timeout=timeout_s).topics
     except (KafkaException, TransientError, SchemaRegistryError):
         return None
     return orphan_subjects(subjects, topics)

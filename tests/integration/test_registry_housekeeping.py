@@ -22,9 +22,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = {"type": "record", "name": "Probe", "namespace": "t", "fields": [{"name": "a", "type": "string"}]}
 
 
-def _status(*args: str) -> subprocess.CompletedProcess[str]:
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "anomaly_cli.main", "stack", "status", *args],
+        [sys.executable, "-m", "anomaly_cli.main", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -34,7 +34,7 @@ def _status(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_status_warns_about_subjects_of_deleted_topics_and_deletion_removes_them(
+def test_status_warns_about_subjects_of_deleted_topics_and_prune_removes_them(
     kafka_settings: KafkaSettings, unique_prefix: str, make_topics: Callable[[list[str]], dict[str, str]]
 ) -> None:
     kept, dropped = f"{unique_prefix}kept.v1", f"{unique_prefix}dropped.v1"
@@ -44,14 +44,17 @@ def test_status_warns_about_subjects_of_deleted_topics_and_deletion_removes_them
             registry.register(subject_for(topic), SCHEMA)
         delete_topics(admin_client(kafka_settings), [dropped])
 
-        result = _status("--json")
+        result = _cli("stack", "status", "--json")
         assert result.returncode in (0, 3), result.stderr
         stale = json.loads(result.stdout)["stale_subjects"]
         assert subject_for(dropped) in stale and subject_for(kept) not in stale
-        table = _status()
+        table = _cli("stack", "status")
         assert "subject(s) of topics that no longer exist" in table.stderr, table.stderr
 
-        assert delete_topic_subjects(registry, [dropped]) == [subject_for(dropped)]
+        pruned = _cli("topics", "prune-subjects", "--yes", "--json")
+        assert pruned.returncode == 0, pruned.stderr
+        deleted = json.loads(pruned.stdout)["deleted"]
+        assert subject_for(dropped) in deleted and subject_for(kept) not in deleted
         assert delete_topic_subjects(registry, [kept]) == [subject_for(kept)]
         left = set(registry.subjects())
     assert not {subject_for(kept), subject_for(dropped)} & left
