@@ -21,8 +21,8 @@ def worker(
     """The faust-streaming fusion app: consume the score topics, fuse per-camera windows, publish anomalies.v1
     (and candidates). Runs until SIGTERM (last checkpoint, commit, exit 0)."""
     from anomaly_core.settings import DatabaseSettings, KafkaSettings
-    from fusion_app.cameras import RegisteredCameras
-    from fusion_app.faust_worker import build, run
+    from fusion_app.live_driver import build, run
+    from fusion_app.registered_cameras import RegisteredCameras
     from fusion_app.rules import load_rules
     from fusion_app.settings import FusionSettings
 
@@ -57,7 +57,7 @@ def replay(
 
     from anomaly_core import topics as catalog
     from anomaly_core.settings import KafkaSettings
-    from fusion_app.app import FusionWorker
+    from fusion_app.replay_driver import ReplayDriver
     from fusion_app.rules import load_rules
     from fusion_app.settings import FusionSettings
 
@@ -66,7 +66,7 @@ def replay(
     rules = load_rules(rules_path or settings.rules_path)
     inputs = [catalog.topic_name(t, kafka.topic_prefix) for t in topics] if topics else None
     group_id = group or f"{kafka.topic_prefix}fusion-replay-{uuid.uuid4().hex[:8]}"
-    replayer = FusionWorker(
+    replayer = ReplayDriver(
         kafka,
         settings,
         rules,

@@ -74,7 +74,7 @@ def camera(
     as_json: JsonOpt = False,
 ) -> None:
     """Sample frames (and the audio track) of a source, store them, publish FrameRef/AudioChunkRef."""
-    from producers.cameras import CameraConfig
+    from producers.camera_config import CameraConfig
 
     cam = CameraConfig(
         camera_id, name or camera_id, source, location, realtime, loop, not no_audio, max_frames, start, end, rate, skip
@@ -100,7 +100,7 @@ def audio(
     as_json: JsonOpt = False,
 ) -> None:
     """Audio-only sources (WAV/MP3/... files, streams): 16 kHz mono chunks of AUDIO_CHUNK_SECONDS."""
-    from producers.cameras import CameraConfig
+    from producers.camera_config import CameraConfig
 
     cam = CameraConfig(camera_id, name or camera_id, source, location, realtime, loop, True, None, start, end)
     produce_one(cam, video=False, delivery=Delivery(register, kafka_timeout, store_timeout, as_json, origin))
@@ -116,7 +116,7 @@ def cameras(
     as_json: JsonOpt = False,
 ) -> None:
     """Run every camera of a YAML file in one process (one thread per camera, one Kafka producer)."""
-    from producers.cameras import CameraConfigError, load_cameras
+    from producers.camera_config import CameraConfigError, load_cameras
 
     configure_service_logging()
     try:

@@ -18,7 +18,7 @@ import typer
 from anomaly_cli.service_logging import configure_service_logging
 
 if TYPE_CHECKING:
-    from producers.cameras import CameraConfig
+    from producers.camera_config import CameraConfig
     from producers.runner import CameraRun, Services
 
 EXIT_BAD_INPUT = 2

@@ -19,8 +19,8 @@ import faust
 import uvloop
 
 from anomaly_core.settings import KafkaSettings
-from fusion_app.codecs import FusionTopics
-from fusion_app.faust_worker import RAW, app_settings
+from fusion_app.live_driver import RAW, app_settings
+from fusion_app.topics import FusionTopics
 
 
 def main(total: int) -> None:

@@ -41,10 +41,10 @@ from bench.common import TimedPublisher
 from bench.fusion_scenarios import SCENARIOS, ScoreRecord
 from bench.pgschema import private_schema
 from devstack.ports import free_port
-from fusion_app.codecs import FusionTopics
 from fusion_app.offline import run_offline, with_offsets
 from fusion_app.reader import read_range
 from fusion_app.rules import Rules
+from fusion_app.topics import FusionTopics
 from schemas.records import AnomalyEvent
 
 Progress = Callable[[str, int, int], None]

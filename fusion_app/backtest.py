@@ -15,12 +15,12 @@ from anomaly_core.errors import DecodeError
 from anomaly_core.registry import RegistryClient
 from anomaly_core.serde import AvroSerde
 from anomaly_core.settings import KafkaSettings
-from fusion_app.codecs import FusionTopics, decode_score
 from fusion_app.fuse import Decision
 from fusion_app.observe import ScoreRecord, Where
 from fusion_app.offline import OfflineRun, run_offline
 from fusion_app.reader import read_range
 from fusion_app.rules import Rules
+from fusion_app.topics import FusionTopics, decode_score
 
 log = logging.getLogger(__name__)
 

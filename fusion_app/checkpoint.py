@@ -19,7 +19,7 @@ from anomaly_core.admin import admin_client
 from anomaly_core.errors import TransientError
 from anomaly_core.producer import Delivery
 from anomaly_core.settings import KafkaSettings
-from fusion_app.camera import CameraState
+from fusion_app.camera_state import CameraState
 from fusion_app.reader import read_range
 from fusion_app.statecodec import Pending, StateEncoder, StateFormatError, decode_state
 

@@ -1,7 +1,7 @@
 """The fusion's work between reading records and writing them, whichever client does the IO.
 
-Both workers use it: the faust-streaming app of ``anomaly fusion worker`` (``faust_worker.py``) and the bounded
-confluent-kafka loop of ``anomaly replay`` and the backtests (``app.py``). It holds the per-camera states and turns
+Both workers use it: the faust-streaming app of ``anomaly fusion worker`` (``live_driver.py``) and the bounded
+confluent-kafka loop of ``anomaly replay`` and the backtests (``replay_driver.py``). It holds the per-camera states and turns
 
 * input records into validated observations, or dead letters (``read``);
 * observations into new states and the incident revisions to publish (``apply``, ``close_idle``);
@@ -26,13 +26,13 @@ from anomaly_core.producer import Delivery
 from anomaly_core.serde import AvroSerde
 from fusion_app import checkpoint as ckpt
 from fusion_app.align import Item
-from fusion_app.camera import CameraState, StepResult, idle, step
-from fusion_app.codecs import FusionTopics, decode_score
+from fusion_app.camera_state import CameraState, StepResult, idle, step
 from fusion_app.events import to_event
 from fusion_app.incidents import Incident
 from fusion_app.observe import Where, observe
 from fusion_app.rules import Rules
 from fusion_app.statecodec import Pending
+from fusion_app.topics import FusionTopics, decode_score
 from fusion_app.window import CaptionObs, Obs
 from schemas.records import AnomalyState
 

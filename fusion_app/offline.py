@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from fusion_app.camera import CameraState, StepResult, idle, step
+from fusion_app.camera_state import CameraState, StepResult, idle, step
 from fusion_app.fuse import Decision
 from fusion_app.incidents import Incident
 from fusion_app.observe import ScoreRecord, Where, observe

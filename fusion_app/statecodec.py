@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from fusion_app.camera import CameraState
+from fusion_app.camera_state import CameraState
 from fusion_app.fuse import Reason
 from fusion_app.incidents import Incident, Incidents
 from fusion_app.window import AudioObs, IntentHit, Obs, PersonObs, PhraseHit, PoseObs, SceneObs

@@ -18,7 +18,7 @@ from anomaly_core.registry import RegistryClient
 from anomaly_core.serde import AvroSerde
 from anomaly_core.settings import KafkaSettings, ObjectStoreSettings, ProcessingSettings
 from anomaly_core.topics import MEDIA_AUDIO, MEDIA_FRAMES, topic_name
-from producers.cameras import CameraConfig, register_camera
+from producers.camera_config import CameraConfig, register_camera
 from producers.metrics import ProducerStats
 from producers.motion import GateSettings
 from producers.pipeline import CameraPipeline, Destinations, PipelineOptions, StoreUnavailableError

@@ -19,9 +19,9 @@ from confluent_kafka import Producer
 from anomaly_core.registry import RegistryClient
 from anomaly_core.serde import AvroSerde
 from anomaly_core.settings import KafkaSettings
-from fusion_app.codecs import FusionTopics
 from fusion_app.offline import run_offline, with_offsets
 from fusion_app.rules import Rules, load_rules
+from fusion_app.topics import FusionTopics
 from schemas.records import AnomalyEvent, AnomalyKind
 from tests.integration._streaming import read_until
 

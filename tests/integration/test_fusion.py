@@ -17,7 +17,7 @@ from anomaly_core.registry import RegistryClient
 from anomaly_core.serde import AvroSerde
 from anomaly_core.settings import KafkaSettings
 from bench.fusion_scenarios import SCENARIOS, scene
-from fusion_app.codecs import FusionTopics
+from fusion_app.topics import FusionTopics
 from schemas.records import AnomalyKind, AnomalyState, CaptionScore, DeadLetter, ModelInfo, SourceRef
 from tests.integration._fusion import (
     all_closed,

@@ -215,7 +215,7 @@ def test_cameras_are_registered_once_and_updated(pg_dsn: str) -> None:
     import psycopg
 
     from anomaly_core.db import migrate
-    from producers.cameras import CameraConfig, register_camera
+    from producers.camera_config import CameraConfig, register_camera
     from schemas.records import SourceKind
 
     migrate(pg_dsn)

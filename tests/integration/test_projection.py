@@ -22,13 +22,13 @@ from anomaly_core.serde import AvroSerde
 from anomaly_core.settings import KafkaSettings
 from anomaly_core.topics import ANOMALY_ACTIONS, topic_name
 from bench.fusion_scenarios import SCENARIOS
-from fusion_app.codecs import FusionTopics
 from fusion_app.events import to_event
 from fusion_app.labels import read_labels
 from fusion_app.offline import run_offline, with_offsets
 from fusion_app.projection import Projection
 from fusion_app.rebuild import rebuild
 from fusion_app.rules import load_rules
+from fusion_app.topics import FusionTopics
 from reports.publish import publish_run
 from schemas.convert import from_avro
 from schemas.records import ActionKind, AnomalyAction, AnomalyEvent, Evidence, Resolution

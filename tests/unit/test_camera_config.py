@@ -1,6 +1,6 @@
 import pytest
 
-from producers.cameras import CameraConfigError, parse_cameras, redact_source
+from producers.camera_config import CameraConfigError, parse_cameras, redact_source
 
 
 def test_parse_cameras_applies_defaults_and_names():

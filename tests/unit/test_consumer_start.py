@@ -20,7 +20,7 @@ def test_a_new_group_starts_at_the_live_end_unless_told_otherwise(monkeypatch: p
 
 @pytest.mark.parametrize("start", ["latest", "earliest"])
 def test_the_fusion_worker_follows_the_setting(start: str) -> None:
-    from fusion_app.faust_worker import app_settings
+    from fusion_app.live_driver import app_settings
     from fusion_app.settings import FusionSettings
 
     kafka = KafkaSettings(CONSUMER_START=start)

@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from bench.fusion_scenarios import EXPECTED, SCENARIOS, audio, scene
-from fusion_app.camera import CameraState, idle, step
+from fusion_app.camera_state import CameraState, idle, step
 from fusion_app.incidents import ANOMALY_NAMESPACE, anomaly_id
 from fusion_app.observe import Where, observe
 from fusion_app.offline import run_offline, with_offsets

@@ -39,7 +39,7 @@ def test_with_prefixes_only_those_loggers_are_filtered() -> None:
         record = logging.LogRecord(name, logging.ERROR, __file__, 1, "Unable connect to node with id 1", (), None)
         assert f.filter(record)  # the first of each logger's lines
         assert not f.filter(record)
-    other = logging.LogRecord("fusion_app.faust_worker", logging.INFO, __file__, 1, "checkpoint", (), None)
+    other = logging.LogRecord("fusion_app.live_driver", logging.INFO, __file__, 1, "checkpoint", (), None)
     assert all(f.filter(other) for _ in range(3))
     assert OutageFilter(prefixes=("kafka",)).filter(
         logging.LogRecord("kafkaesque", logging.INFO, __file__, 1, "x", (), None)

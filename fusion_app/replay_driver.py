@@ -1,5 +1,5 @@
 """The bounded fusion run of ``anomaly replay`` and the backtests: the same engine as the faust-streaming worker
-(``faust_worker.py``) on a confluent-kafka loop that can start at a time, stop at the end offsets it saw, and run
+(``live_driver.py``) on a confluent-kafka loop that can start at a time, stop at the end offsets it saw, and run
 inside a test or a benchmark thread. The live worker (``anomaly fusion worker``) is the Faust app.
 
 Per batch:
@@ -33,12 +33,12 @@ from anomaly_core.settings import KafkaSettings
 from anomaly_core.settling import settled
 from fusion_app import checkpoint as ckpt
 from fusion_app.align import TP, Aligner
-from fusion_app.codecs import FusionTopics
 from fusion_app.engine import SERVICE, FusionEngine, Raw, deliveries
 from fusion_app.incidents import Incident
 from fusion_app.liveness import CommitLiveness
 from fusion_app.rules import Rules
 from fusion_app.settings import FusionSettings
+from fusion_app.topics import FusionTopics
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class ConfluentFetcher:
         self.consumer.resume([TopicPartition(*tp) for tp in tps])
 
 
-class FusionWorker:
+class ReplayDriver:
     def __init__(
         self,
         kafka: KafkaSettings,

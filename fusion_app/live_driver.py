@@ -40,13 +40,13 @@ from anomaly_core.serde import AvroSerde
 from anomaly_core.settings import KafkaSettings
 from fusion_app import checkpoint as ckpt
 from fusion_app.align import TP, Aligner
-from fusion_app.codecs import FusionTopics
 from fusion_app.engine import SERVICE, FusionEngine, Raw
 from fusion_app.incidents import Incident
 from fusion_app.liveness import CommitLiveness
 from fusion_app.rules import Rules
 from fusion_app.settings import FusionSettings
 from fusion_app.statecodec import Pending
+from fusion_app.topics import FusionTopics
 
 log = logging.getLogger(__name__)
 RAW: faust.Schema = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
