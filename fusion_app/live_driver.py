@@ -1,24 +1,21 @@
-"""``anomaly fusion worker``: the faust-streaming app that fuses the co-partitioned score topics per camera.
+"""``anomaly fusion worker``: the live driver, a faust-streaming app around the fusion orchestration.
 
 * one agent (concurrency 1) reads ``scores.pose/scene/audio/caption.v1`` as one co-partitioned stream, in batches
   (``noack_take``): events are acknowledged by hand, only once the state they changed is in the changelog;
 * the Faust table ``fusion-state`` (changelog: the compacted ``fusion.state.v1``, memory store, restored by Faust
   on every assignment) holds one value per camera: its hopping event-time windows, watermarks, incidents and the
   last applied offset of each input, plus the outbox of revisions not yet acknowledged;
-* a checkpoint timer writes the changed cameras, acknowledges their events and commits; a tick timer closes the
-  incidents of idle cameras and restores newly assigned partitions.
+* a checkpoint timer runs the orchestration's checkpoint; a tick timer takes over newly assigned partitions from
+  the restored table and closes the incidents of idle cameras.
 
-Order per publishing camera: the state with its outbox reaches the changelog, then the revisions are sent, then
-(at the next checkpoint) the offsets are committed. A crash leaves an older state (records are processed again and
-give the same revisions) or a newer one (its records are recognised by offset and skipped; its outbox is re-sent).
-The logic is the pure core through ``FusionEngine``; see docs/fusion.md.
+The order of writes is ``orchestration.py``'s; this module only performs them with Faust's producer, table and
+consumer (``Port``). What Faust offers no public form for is read through ``faust_adapter.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -32,20 +29,19 @@ from aiokafka.helpers import create_ssl_context
 from faust.types import TP as KafkaTP  # noqa: N811
 from faust.types import EventT
 
-from anomaly_core.backoff import Retry
 from anomaly_core.metrics import RuntimeMetrics, start_metrics_server
 from anomaly_core.producer import Delivery
 from anomaly_core.registry import RegistryClient
 from anomaly_core.serde import AvroSerde
 from anomaly_core.settings import KafkaSettings
 from fusion_app import checkpoint as ckpt
-from fusion_app.align import TP, Aligner
-from fusion_app.engine import SERVICE, FusionEngine, Raw
-from fusion_app.incidents import Incident
+from fusion_app import faust_adapter
+from fusion_app.align import TP
+from fusion_app.engine import FusionEngine
 from fusion_app.liveness import CommitLiveness
+from fusion_app.orchestration import SERVICE, Orchestration, Output, Raw
 from fusion_app.rules import Rules
 from fusion_app.settings import FusionSettings
-from fusion_app.statecodec import Pending
 from fusion_app.topics import FusionTopics
 
 log = logging.getLogger(__name__)
@@ -76,10 +72,8 @@ class FaustFetcher:
             return 0  # not fetched yet: nothing known, nothing to wait for
         if tp in self.next:
             return max(0, high - self.next[tp])
-        # Nothing handed over yet: Faust's read offset is the committed offset it sought at assignment (the
-        # fetch position would not do: it runs ahead of what the agent has been given).
-        start = cast(Any, self.app.consumer)._read_offset.get(KafkaTP(*tp))
-        return max(0, high - (start or 0))
+        # Nothing handed over yet: Faust reads from the committed offset it sought at assignment.
+        return max(0, high - (faust_adapter.read_offset(self.app, KafkaTP(*tp)) or 0))
 
     def has_backlog(self, tp: TP) -> bool:
         return self.behind(tp) > 0
@@ -106,8 +100,9 @@ class FaustFetcher:
             del self.next[tp]
 
 
-class Fusion:
-    """The worker around the engine. Its coroutines share the app's event loop and take turns through ``lock``."""
+class LiveDriver:
+    """The agent, the timers and the ``Port`` of the orchestration. Its coroutines share the app's event loop and
+    take turns through ``lock``."""
 
     def __init__(
         self,
@@ -120,31 +115,32 @@ class Fusion:
         partitions: int,
         known_camera: Callable[[str], bool] | None = None,
     ) -> None:
-        self.app, self.settings = app, settings
-        self.topics = FusionTopics.for_prefix(kafka.topic_prefix)
+        self.app, self.settings, self.group = app, settings, group
+        topics = FusionTopics.for_prefix(kafka.topic_prefix)
         self.registry = RegistryClient(kafka.schema_registry_url)
-        self.metrics = RuntimeMetrics(SERVICE)
-        serde = AvroSerde(self.registry)
-        self.engine = FusionEngine(self.topics, group, rules, serde, self.metrics, known_camera=known_camera)
-        self.group = group
-        self.aligner = Aligner(settings.align_ms, self.topics.scores)
-        self.fetcher = FaustFetcher(app, self.topics.inputs)
-        self.liveness = CommitLiveness(SERVICE, settings.liveness_timeout_s, settings.liveness_file)
+        self.fetcher = FaustFetcher(app, topics.inputs)
+        self.orchestration = Orchestration(
+            self,
+            self.fetcher,
+            FusionEngine(rules, known_camera=known_camera),
+            topics=topics,
+            group=group,
+            serde=AvroSerde(self.registry),
+            metrics=RuntimeMetrics(SERVICE),
+            liveness=CommitLiveness(SERVICE, settings.liveness_timeout_s, settings.liveness_file),
+            align_ms=settings.align_ms,
+        )
         self.lock = asyncio.Lock()
         self.events: dict[EventKey, EventT] = {}  # handed to the agent, not acknowledged yet
-        self.unacked: dict[str, list[Pending]] = {}  # sent revisions awaiting their ack: kept in the outbox
-        self.failed: list[tuple[str, Pending]] = []  # sends that failed: sent again at the next checkpoint
-        self.owned: set[int] = set()
         self.taken: list[EventT] = []  # handed over by the stream, not processed yet
         self.taken_since = 0.0
         state_topic = app.topic(
-            self.topics.state, partitions=partitions, compacting=True, config=ckpt.STATE_TOPIC_CONFIG, schema=RAW
+            topics.state, partitions=partitions, compacting=True, config=ckpt.STATE_TOPIC_CONFIG, schema=RAW
         )
         self.table = app.Table(
             "fusion-state", default=None, partitions=partitions, changelog_topic=state_topic, schema=RAW
         )
-        scores = app.topic(*self.topics.inputs, schema=RAW)
-        app.agent(scores, name="fusion", concurrency=1)(self.consume)
+        app.agent(app.topic(*topics.inputs, schema=RAW), name="fusion", concurrency=1)(self.consume)
         app.timer(settings.checkpoint_ms / 1000)(self.checkpoint)
         app.timer(settings.tick_ms / 1000)(self.tick)
         app.on_partitions_revoked.connect(cast(Any, self.revoked))
@@ -172,130 +168,46 @@ class Fusion:
 
     async def _process_taken(self) -> None:
         taken, self.taken = self.taken, []
-        if taken:
-            await self._batch(taken)
-
-    async def _batch(self, events: Sequence[EventT]) -> None:
+        if not taken:
+            return
         raws: list[Raw] = []
-        for event in events:
+        for event in taken:
             m = event.message
             self.events[(m.topic, m.partition, m.offset)] = event
             self.fetcher.seen((m.topic, m.partition), m.offset)
             raws.append(Raw(m.topic, m.partition, m.offset, m.key, m.value, round(m.timestamp * 1000)))
         await self._own({r.partition for r in raws})
-        items, letters = await self._read(raws)
-        ready = self.aligner.release(items, self.fetcher, set())
-        outgoing = self.engine.apply(ready, int(time.time() * 1000))
-        self.liveness.progressed()
-        await self._publish(outgoing, letters)
+        await self.orchestration.batch(raws)
 
-    async def _read(self, raws: list[Raw]) -> tuple[list[Any], list[Delivery]]:
-        """Decoded records and dead letters; waits out registry outages. Decoding runs on the event loop: the
-        group heartbeats live in Faust's consumer thread, and a thread hop per batch cost more than it saved."""
-
-        def retrying(exc: Exception, delay: float) -> None:
-            self.metrics.retries.labels(SERVICE, "registry").inc()
-            log.warning("cannot read the batch yet (%s); retrying in %.2fs", exc, delay)
-
-        return await Retry(retrying).call_async(lambda: self.engine.read(raws))
-
-    # --- publishing ---------------------------------------------------------------------------------------------
-
-    async def _publish(self, outgoing: dict[str, list[Incident]], letters: list[Delivery]) -> None:
-        publications = self.engine.publication(outgoing, self.unacked)
-        saved = [self._save(p.checkpoint) for p in publications]
-        for letter in letters:
-            await self.app.producer.send(letter.topic, letter.key, letter.value, None, None, None)
-        if saved:
-            await asyncio.gather(*saved)  # the state that made a revision is in the changelog before the revision
-        for p in publications:
-            for pending in p.outputs:
-                await self._send(p.camera, pending)
-
-    def _save(self, checkpoint: Delivery) -> Any:
-        """Writes a camera's state into the table and its changelog; the future resolves on the ack."""
-        self.table.data[checkpoint.key] = checkpoint.value
-        return self.table.send_changelog(checkpoint.partition, checkpoint.key, checkpoint.value)
-
-    async def _send(self, camera: str, pending: Pending) -> None:
-        topic, key, value = pending
-        self.unacked.setdefault(camera, []).append(pending)
-        # On the camera's input partition number, as the other producers' partitioner puts it (co-partitioning).
-        partition = self.engine.partition_of.get(camera)
-        future = cast(
-            asyncio.Future[Any], await self.app.producer.send(topic, key.encode(), value, partition, None, None)
-        )
-        future.add_done_callback(partial(self._sent, camera, pending))
-
-    def _sent(self, camera: str, pending: Pending, future: asyncio.Future[Any]) -> None:
-        if future.cancelled() or future.exception() is not None:
-            log.warning("sending a revision of %s failed (%s); sent again at the next checkpoint", camera, future)
-            self.failed.append((camera, pending))
-            return
-        self._drop_unacked(camera, pending)
-        self.metrics.produced.labels(SERVICE, pending[0]).inc()
-
-    # --- timers -------------------------------------------------------------------------------------------------
+    # --- timers and rebalances ----------------------------------------------------------------------------------
 
     def _ready(self) -> bool:
         try:
             self.app.consumer.assignment()
         except Exception:  # the consumer is not started yet
             return False
-        return not self.app.rebalancing and cast(Any, self.app.tables).recovery.completed.is_set()
+        return not self.app.rebalancing and faust_adapter.tables_recovered(self.app)
 
     async def checkpoint(self) -> None:
-        """Changed cameras to the changelog, then their events acknowledged, then the offsets committed."""
+        """The orchestration's checkpoint, after the events gathered so far are processed."""
         if not self._ready():
             return
         async with self.lock:
             await self._process_taken()
-            if self.aligner.queues:  # a sibling may have caught up, or the hold ran out
-                released = self.aligner.release([], self.fetcher, set())
-                await self._publish(self.engine.apply(released, int(time.time() * 1000)), [])
-            retry, self.failed = self.failed, []
-            for camera, pending in retry:
-                self._drop_unacked(camera, pending)
-                await self._send(camera, pending)
-            saved = [self._save(c) for c in self.engine.checkpoints(self.unacked)]
-            if saved:
-                await asyncio.gather(*saved)
-            self._acknowledge()
-        try:
-            await self.app.consumer.commit()
-            self.liveness.committed()
-        except Exception as exc:  # refused during a rebalance: the next owner commits
-            log.warning("commit failed (%s); retried at the next checkpoint", exc)
-
-    def _drop_unacked(self, camera: str, pending: Pending) -> None:
-        box = self.unacked.get(camera, [])
-        if pending in box:
-            box.remove(pending)
-        if not box:
-            self.unacked.pop(camera, None)
-
-    def _acknowledge(self) -> None:
-        """Acknowledges every event whose effect is checkpointed (all but those the aligner holds)."""
-        held = {(it.tp[0], it.tp[1], it.offset) for it in self.aligner.held}
-        for key in [k for k in self.events if k not in held]:
-            self.events.pop(key).ack()
+            await self.orchestration.checkpoint()
 
     async def tick(self) -> None:
-        """Restores newly assigned partitions; closes the incidents of idle cameras on caught-up partitions."""
-        self.liveness.check()
+        """Takes over newly assigned partitions; closes the incidents of idle cameras on caught-up partitions."""
+        self.orchestration.liveness.check()
         if not self._ready():
             return
         async with self.lock:
             await self._own({tp[1] for tp in self.fetcher.inputs()})
-            outgoing = self.engine.close_idle(self.fetcher.caught_up(), int(time.time() * 1000))
-            if outgoing:
-                await self._publish(outgoing, [])
-
-    # --- assignment ---------------------------------------------------------------------------------------------
+            await self.orchestration.tick(self.fetcher.caught_up())
 
     async def _own(self, numbers: set[int]) -> None:
         """Takes over the cameras of newly assigned partition numbers from the table Faust restored."""
-        new = numbers - self.owned
+        new = self.orchestration.new_partitions(numbers)
         if not new:
             return
         restored: dict[str, ckpt.Restored] = {}
@@ -308,52 +220,78 @@ class Fusion:
             partition = state.applied[0][1] if state.applied else None
             if partition in new:
                 restored[camera] = ckpt.Restored(state, outbox, partition)
-        outboxes = self.engine.restore(restored, int(time.time() * 1000))
-        self.owned |= new
-        log.info(
-            "assigned partitions %s: restored %d cameras, re-sending %d outputs",
-            sorted(new),
-            len(restored),
-            sum(map(len, outboxes.values())),
-        )
-        for camera, box in outboxes.items():
-            for pending in box:
-                await self._send(camera, pending)
+        await self.orchestration.assigned(new, restored)
 
     async def revoked(self, _sender: Any, revoked: set[Any], **_: Any) -> None:
         """Partitions handed over: their unacknowledged records are read again by their next owner."""
         numbers = {tp.partition for tp in revoked if tp.topic in self.fetcher.topics}
         async with self.lock:
-            cameras = {c for c, p in self.engine.partition_of.items() if p in numbers}
-            self.engine.forget(numbers)
-            self.aligner.forget(numbers)
+            self.orchestration.revoked(numbers)
             self.fetcher.forget(numbers)
             self.events = {k: e for k, e in self.events.items() if k[1] not in numbers}
-            self.unacked = {c: box for c, box in self.unacked.items() if c not in cameras}
-            self.owned -= numbers
-        if numbers:
-            log.info("partitions %s revoked", sorted(numbers))
 
     async def final_checkpoint(self) -> None:
         """On SIGTERM: the batch in hand is done (the lock), its cameras checkpointed, offsets committed."""
         await self.checkpoint()
         await self.app.producer.flush()
 
+    # --- the port -----------------------------------------------------------------------------------------------
+
+    async def save(self, checkpoints: Sequence[Delivery], letters: Sequence[Delivery]) -> None:
+        """Camera states into the table and its changelog, dead letters to their topic; waits for every ack."""
+        acks: list[Any] = []
+        for c in checkpoints:
+            # Timers cannot assign table items (that needs the current event's partition): the store value and
+            # the changelog record are written here, on the camera's input partition.
+            self.table.data[c.key] = c.value
+            acks.append(self.table.send_changelog(c.partition, c.key, c.value))
+        for letter in letters:
+            acks.append(await self.app.producer.send(letter.topic, letter.key, letter.value, None, None, None))
+        await asyncio.gather(*acks)
+
+    async def send(self, outputs: Sequence[Output]) -> None:
+        for output in outputs:
+            topic, key, value = output.pending
+            future = cast(
+                asyncio.Future[Any],
+                await self.app.producer.send(topic, key.encode(), value, output.partition, None, None),
+            )
+            future.add_done_callback(partial(self._sent, output))
+
+    def _sent(self, output: Output, future: asyncio.Future[Any]) -> None:
+        if future.cancelled() or future.exception() is not None:
+            self.orchestration.undelivered(output)
+        else:
+            self.orchestration.delivered(output)
+
+    async def commit(self, *, final: bool) -> None:
+        """Acknowledges every event whose effect is checkpointed (all but those the aligner holds), then commits
+        (Faust flushes its producer first)."""
+        held = {(it.tp[0], it.tp[1], it.offset) for it in self.orchestration.aligner.held}
+        for key in [k for k in self.events if k not in held]:
+            self.events.pop(key).ack()
+        try:
+            await self.app.consumer.commit()
+            self.orchestration.liveness.committed()
+        except Exception as exc:  # refused during a rebalance: the next owner commits
+            log.warning("commit failed (%s); retried at the next checkpoint", exc)
+
+    async def idle(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)  # Faust's consumer thread keeps the group membership
+
 
 class _Worker(faust.Worker):
-    """Faust's worker with the platform's logging and a last checkpoint before it stops on a signal."""
+    """Faust's worker with a last checkpoint before the app stops (``on_stop`` runs before its services stop)."""
 
-    fusion: Fusion
+    driver: LiveDriver
 
-    def _setup_logging(self) -> None:
-        pass  # configured by the command (anomaly_core.logs), JSON or text as LOG_JSON says
-
-    async def _stop_on_signal(self, signal: signal.Signals) -> None:
+    async def on_stop(self) -> None:
         try:
-            await asyncio.wait_for(self.fusion.final_checkpoint(), timeout=self.fusion.settings.ack_timeout_s)
+            await asyncio.wait_for(self.driver.final_checkpoint(), timeout=self.driver.settings.ack_timeout_s)
+            log.info("stopping: last checkpoint written, offsets committed")
         except Exception:  # the uncommitted tail is processed again after restart
             log.exception("final checkpoint failed")
-        await super()._stop_on_signal(signal)
+        await super().on_stop()
 
 
 def credentials(kafka: KafkaSettings) -> faust.types.auth.CredentialsT | None:
@@ -396,7 +334,7 @@ def app_settings(kafka: KafkaSettings, group: str, settings: FusionSettings | No
         "table_standby_replicas": 0,
         "producer_acks": -1,
         "web_enabled": False,
-        # The repaired Cython fast paths of the stream iterator and conductor: ≈ 15 % more events/s through Faust.
+        # Faust's opt-in Cython fast paths of the stream iterator and conductor: ≈ 15 % more events/s.
         "cython_optimizations": True,
     }
 
@@ -408,18 +346,19 @@ def build(
     *,
     group: str,
     known_camera: Callable[[str], bool] | None = None,
-) -> Fusion:
+) -> LiveDriver:
     topics = FusionTopics.for_prefix(kafka.topic_prefix)
     partitions = ckpt.ensure_state_topic(kafka, topics.state, topics.inputs)
     app = faust.App(group, topic_partitions=partitions, **app_settings(kafka, group, settings))
-    return Fusion(app, kafka, settings, rules, group=group, partitions=partitions, known_camera=known_camera)
+    return LiveDriver(app, kafka, settings, rules, group=group, partitions=partitions, known_camera=known_camera)
 
 
-def run(fusion: Fusion) -> None:
+def run(driver: LiveDriver) -> None:
     """Runs the app until SIGTERM/SIGINT; exits the process with Faust's exit code (0 after a clean stop)."""
-    start_metrics_server(fusion.settings.metrics_port)
+    start_metrics_server(driver.settings.metrics_port)
     # uvloop: Faust moves every record through futures and queues on the event loop; ≈ 25 % more events/s.
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    worker = _Worker(fusion.app, loglevel=logging.getLogger().level or logging.INFO, quiet=True)
-    worker.fusion = fusion
+    # override_logging=False: logging is configured by the command (anomaly_core.logs), JSON or text as LOG_JSON says.
+    worker = _Worker(driver.app, loglevel=logging.getLogger().level or logging.INFO, quiet=True, override_logging=False)
+    worker.driver = driver
     worker.execute_from_commandline()

@@ -1,15 +1,11 @@
-"""The bounded fusion run of ``anomaly replay`` and the backtests: the same engine as the faust-streaming worker
-(``live_driver.py``) on a confluent-kafka loop that can start at a time, stop at the end offsets it saw, and run
-inside a test or a benchmark thread. The live worker (``anomaly fusion worker``) is the Faust app.
+"""``anomaly replay`` and the backtests: the replay driver, a bounded confluent-kafka loop around the fusion
+orchestration (the same one the Faust app of ``anomaly fusion worker`` drives, ``live_driver.py``). It can start
+at a time, stop at the end offsets it saw, and run inside a test or a benchmark thread.
 
-Per batch:
-1. decode + validate each record (bad ones become dead letters), merge the inputs of each partition number in
-   event time (``align.py``: records far ahead of a sibling with a backlog wait), ``step`` each camera;
-2. cameras that publish: checkpoint (state + outbox) -> ack -> publish the revisions -> ack;
-3. every ``checkpoint_ms``: checkpoint every other touched camera -> ack -> commit the input offsets.
-A crash anywhere leaves either an older checkpoint (records are re-processed from the committed offsets and
-produce the same revisions) or a newer one (its records are recognised by offset and skipped; its outbox is
-re-sent). One consumer thread handles its partitions one batch at a time: concurrency 1 per partition.
+The order of writes is ``orchestration.py``'s; this module reads batches, performs the writes with a
+``ReliableProducer`` (each acknowledged before the call returns, failures sent again with backoff while the
+consumer is paused) and commits the offsets it tracks. One consumer thread handles its partitions one batch at a
+time: concurrency 1 per partition.
 """
 
 from __future__ import annotations
@@ -17,8 +13,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
@@ -32,19 +28,31 @@ from anomaly_core.serde import AvroSerde
 from anomaly_core.settings import KafkaSettings
 from anomaly_core.settling import settled
 from fusion_app import checkpoint as ckpt
-from fusion_app.align import TP, Aligner
-from fusion_app.engine import SERVICE, FusionEngine, Raw, deliveries
-from fusion_app.incidents import Incident
+from fusion_app.align import TP
+from fusion_app.engine import FusionEngine
 from fusion_app.liveness import CommitLiveness
+from fusion_app.orchestration import SERVICE, Orchestration, Output, Raw
 from fusion_app.rules import Rules
 from fusion_app.settings import FusionSettings
 from fusion_app.topics import FusionTopics
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class _UndeliveredError(Exception):
     """Some deliveries of a batch failed: sent again after a backoff."""
+
+
+def complete(step: Coroutine[Any, Any, T]) -> T:
+    """Runs an orchestration step to its end, here and now: every ``Port`` call of this driver blocks until done
+    instead of suspending, so the step never waits on an event loop (also inside a consumer callback)."""
+    try:
+        step.send(None)
+    except StopIteration as done:
+        return done.value
+    step.close()
+    raise RuntimeError("an orchestration step suspended under the replay driver")
 
 
 class ConfluentFetcher:
@@ -54,6 +62,7 @@ class ConfluentFetcher:
         self.consumer = consumer
         self.starts: dict[TP, int] = {}  # where reading starts (committed; negative: the beginning)
         self.positions: dict[TP, int] = {}
+        self.finished: set[TP] = set()  # read up to where the run stops: nothing left to wait for
 
     def inputs(self) -> list[TP]:
         assignment = self.consumer.assignment()
@@ -61,6 +70,8 @@ class ConfluentFetcher:
         return list(self.positions)
 
     def has_backlog(self, tp: TP) -> bool:
+        if tp in self.finished:
+            return False
         low, high = self.consumer.get_watermark_offsets(TopicPartition(*tp), cached=True) or (-1, -1)
         if high < 0:
             return False  # not fetched yet: nothing known, nothing to wait for
@@ -101,22 +112,28 @@ class ReplayDriver:
         self.bounded = bounded or from_ms is not None or to_ms is not None
         self.inputs = inputs or self.topics.inputs
         self.registry = RegistryClient(kafka.schema_registry_url)
-        self.serde = AvroSerde(self.registry)
-        self.metrics = RuntimeMetrics(SERVICE)
-        self.engine = FusionEngine(self.topics, self.group, rules, self.serde, self.metrics, known_camera=known_camera)
         # Checkpoints are repetitive JSON: lz4 shrinks them several times for little CPU.
-        self.producer = ReliableProducer(
-            kafka, client_id=self.group, config={"compression.type": "lz4"}, on_ack=self._acked
-        )
+        self.producer = ReliableProducer(kafka, client_id=self.group, config={"compression.type": "lz4"})
         self.consumer = Consumer(self._consumer_config())
-        self.liveness = CommitLiveness(SERVICE, settings.liveness_timeout_s, settings.liveness_file)
-        self.aligner = Aligner(settings.align_ms, self.topics.scores)
         self.fetcher = ConfluentFetcher(self.consumer)
-        self.owned: set[int] = set()
-        self.positions: dict[tuple[str, int], int] = {}  # next offset to commit, per input partition
-        self.ends: dict[tuple[str, int], int] = {}  # bounded runs (replay): where each partition stops
-        self.finished: set[tuple[str, int]] = set()
+        self.orchestration = Orchestration(
+            self,
+            self.fetcher,
+            FusionEngine(rules, known_camera=known_camera),
+            topics=self.topics,
+            group=self.group,
+            serde=AvroSerde(self.registry),
+            metrics=RuntimeMetrics(SERVICE),
+            liveness=CommitLiveness(SERVICE, settings.liveness_timeout_s, settings.liveness_file),
+            align_ms=settings.align_ms,
+        )
+        self.positions: dict[TP, int] = {}  # next offset to commit, per input partition
+        self.ends: dict[TP, int] = {}  # bounded runs (replay): where each partition stops
         self.records = 0  # read, for the replay's summary
+
+    @property
+    def finished(self) -> set[TP]:
+        return self.fetcher.finished
 
     def _consumer_config(self) -> dict[str, Any]:
         return {
@@ -146,25 +163,25 @@ class ReplayDriver:
         start_metrics_server(self.settings.metrics_port)
         ckpt.ensure_state_topic(self.kafka, self.topics.state, self.topics.inputs)
         self.consumer.subscribe(self.inputs, on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._lost)
-        log.info("fusion worker %s: rules %s, inputs %s", self.group, self.rules.version, ",".join(self.inputs))
+        log.info("fusion replay %s: rules %s, inputs %s", self.group, self.rules.version, ",".join(self.inputs))
         next_tick = next_checkpoint = time.monotonic()
         clean = False
         try:
             while not self.stop.is_set():
                 records = self.consumer.consume(self.settings.max_batch, self.settings.max_wait_ms / 1000)
                 batch = [r for r in records if not self._is_control(r)]
-                if batch or self.aligner.queues:  # held records may be released once a sibling caught up
+                if batch or self.orchestration.aligner.queues:  # held records may be released once a sibling caught up
                     self._process(batch)
                     self.records += len(batch)
                 now = time.monotonic()
                 if now >= next_tick:
-                    self._tick()
+                    complete(self.orchestration.tick(self._caught_up()))
                     next_tick = now + self.settings.tick_ms / 1000
                 if now >= next_checkpoint:
-                    self._checkpoint()
+                    complete(self.orchestration.checkpoint())
                     next_checkpoint = now + self.settings.checkpoint_ms / 1000
-                self.liveness.check()
-                if self.ends and self.finished >= set(self.ends) and not self.aligner.queues:
+                self.orchestration.liveness.check()
+                if self.ends and self.finished >= set(self.ends) and not self.orchestration.aligner.queues:
                     log.info("bounded run reached its end on every partition")
                     break
             clean = True
@@ -174,42 +191,29 @@ class ReplayDriver:
     def _shutdown(self, clean: bool) -> None:
         if clean:
             try:
-                self._checkpoint(sync=True)
+                complete(self.orchestration.checkpoint(final=True))
             except (TransientError, KafkaException) as exc:
                 log.error("final checkpoint failed (%s): the uncommitted tail is processed again after restart", exc)
         self.producer.flush(10.0)
         self.consumer.close()
         self.registry.close()
-        log.info("fusion worker %s stopped", self.group)
+        log.info("fusion replay %s stopped", self.group)
 
     def _process(self, records: list[Any]) -> None:
-        try:
-            items, letters = self.engine.read(self._raws(records))
-        except TransientError as exc:
-            # The registry is unreachable: nothing was applied yet, so read the same records again later.
-            for raw in records:
-                self.consumer.seek(TopicPartition(raw.topic(), raw.partition(), raw.offset()))
-            log.warning("cannot read the batch yet (%s); retrying", exc)
-            self._keep_alive(1.0)
-            self._resume()
-            return
-        ready = self.aligner.release(items, self.fetcher, self.finished)
-        held = self.aligner.first_held()
-        for raw in records:
-            tp = (raw.topic(), raw.partition())
-            if tp not in self.finished:
-                self.positions[tp] = max(self.positions.get(tp, 0), raw.offset() + 1)
+        complete(self.orchestration.batch(self._raws(records)))
+        for r in records:
+            tp = (r.topic(), r.partition())
+            if tp not in self.finished:  # past ``to_ms``: not committed
+                self.positions[tp] = max(self.positions.get(tp, 0), r.offset() + 1)
+        held = self.orchestration.aligner.first_held()
         for tp, offset in held.items():
             self.positions[tp] = min(self.positions.get(tp, offset), offset)  # held records are not done yet
-        outgoing = self.engine.apply(ready, int(time.time() * 1000))
-        self.liveness.progressed()
-        self._publish(outgoing, letters)
         for tp, end in self.ends.items():
             if self.positions.get(tp, -1) >= end and tp not in held:
                 self.finished.add(tp)
 
     def _raws(self, records: list[Any]) -> list[Raw]:
-        """The records of this run (a replay stops at ``to_ms``) in the engine's shape."""
+        """The records of this run (a replay stops at ``to_ms``) in the orchestration's shape."""
         out: list[Raw] = []
         for r in records:
             _, ts = r.timestamp()
@@ -219,17 +223,10 @@ class ReplayDriver:
             out.append(Raw(r.topic(), r.partition(), r.offset(), r.key(), r.value(), ts))
         return out
 
-    def _tick(self) -> None:
-        """Closes incidents of cameras silent for the idle timeout (wall clock).
-
-        Only on partitions this worker has read to the end: a camera whose scores wait in a backlog is not idle.
-        """
-        outgoing = self.engine.close_idle(self._caught_up(), int(time.time() * 1000))
-        if outgoing:
-            self._publish(outgoing, [])
-
     def _caught_up(self) -> set[int]:
-        """Partition numbers whose every input has been read to its end offset (as last seen by the fetcher)."""
+        """Partition numbers whose every input has been read to its end offset (as last seen by the fetcher).
+
+        Only there do idle cameras count as silent: a camera whose scores wait in a backlog is not idle."""
         behind: set[int] = set()
         assignment = self.consumer.assignment()
         for tp in self.consumer.position(assignment) if assignment else []:
@@ -238,25 +235,25 @@ class ReplayDriver:
                 behind.add(tp.partition)
         return {tp.partition for tp in assignment} - behind
 
-    # --- publishing and checkpoints -----------------------------------------------------------------------------
+    # --- the port -----------------------------------------------------------------------------------------------
 
-    def _publish(self, outgoing: dict[str, list[Incident]], letters: list[Delivery]) -> None:
-        publications = self.engine.publication(outgoing)
-        # State (with what it is about to publish) first: a revision is never visible before the state that made it.
-        self._deliver([p.checkpoint for p in publications] + letters)
-        self._deliver([d for p in publications for d in deliveries(p.outputs)])
+    async def save(self, checkpoints: Sequence[Delivery], letters: Sequence[Delivery]) -> None:
+        self._deliver([*checkpoints, *letters])
 
-    def _checkpoint(self, *, sync: bool = False) -> None:
-        """Checkpoints every camera touched since the last time, then commits the input offsets."""
-        self._deliver(self.engine.checkpoints())
+    async def send(self, outputs: Sequence[Output]) -> None:
+        self._deliver([o.delivery() for o in outputs])
+        for output in outputs:
+            self.orchestration.delivered(output)
+
+    async def commit(self, *, final: bool) -> None:
         if not self.positions:
-            self.liveness.committed()  # nothing in hand
+            self.orchestration.liveness.committed()  # nothing in hand
             return
         offsets = [TopicPartition(t, p, o) for (t, p), o in self.positions.items()]
         try:
-            if sync:
+            if final:
                 self.consumer.commit(offsets=offsets, asynchronous=False)
-                self.liveness.committed()
+                self.orchestration.liveness.committed()
             else:
                 # Periodic commits do not wait (the checkpoints they follow are acknowledged already; a lost
                 # commit only means re-reading records the state skips). The callback tells the liveness signal.
@@ -267,9 +264,13 @@ class ReplayDriver:
                 return
         self.positions.clear()
 
+    async def idle(self, seconds: float) -> None:
+        self._keep_alive(seconds)
+        self._resume()
+
     def _committed(self, err: KafkaError | None, _partitions: list[TopicPartition]) -> None:
         if err is None:
-            self.liveness.committed()
+            self.orchestration.liveness.committed()
         elif err.code() != KafkaError._NO_OFFSET:
             log.warning("commit failed: %s", err)
 
@@ -315,27 +316,19 @@ class ReplayDriver:
             self.consumer.seek(TopicPartition(record.topic(), record.partition(), record.offset()))
 
     def _resume(self) -> None:
-        held = self.finished | self.aligner.paused
+        held = self.finished | self.orchestration.aligner.paused
         assignment = [tp for tp in self.consumer.assignment() if (tp.topic, tp.partition) not in held]
         if assignment:
             self.consumer.resume(assignment)
 
-    def _acked(self, delivery: Delivery) -> None:
-        self.metrics.produced.labels(SERVICE, delivery.topic).inc()
-
     # --- assignment ---------------------------------------------------------------------------------------------
 
     def _assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        numbers = sorted({p.partition for p in partitions} - self.owned)
-        restored = ckpt.restore(self.kafka, self.topics.state, self.group, numbers)
-        resend = deliveries(p for box in self.engine.restore(restored, int(time.time() * 1000)).values() for p in box)
-        self.owned |= set(numbers)
+        numbers = self.orchestration.new_partitions(p.partition for p in partitions)
+        restored = ckpt.restore(self.kafka, self.topics.state, self.group, sorted(numbers))
         committed = settled(consumer.committed, partitions, timeout=10.0)
         self.fetcher.starts.update({(tp.topic, tp.partition): tp.offset for tp in committed})
-        log.info(
-            "assigned partitions %s: restored %d cameras, re-sending %d outputs", numbers, len(restored), len(resend)
-        )
-        self._deliver(resend)
+        complete(self.orchestration.assigned(numbers, restored))
         if self.bounded:
             consumer.assign(self._bounded(consumer, partitions))
 
@@ -364,7 +357,7 @@ class ReplayDriver:
     def _revoked(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Checkpoint and commit before handing partitions over, then forget their cameras."""
         try:
-            self._checkpoint(sync=True)
+            complete(self.orchestration.checkpoint(final=True))
         except (TransientError, KafkaException) as exc:
             log.warning("checkpoint on revoke failed (%s): the new owner re-processes from the last commit", exc)
         self._forget({p.partition for p in partitions})
@@ -373,13 +366,10 @@ class ReplayDriver:
         self._forget({p.partition for p in partitions})
 
     def _forget(self, numbers: set[int]) -> None:
-        self.engine.forget(numbers)
+        self.orchestration.revoked(numbers)
         self.positions = {tp: o for tp, o in self.positions.items() if tp[1] not in numbers}
-        self.owned -= numbers
-        self.aligner.forget(numbers)
-        log.info("partitions %s revoked", sorted(numbers))
 
-    def _finish(self, tp: tuple[str, int]) -> None:
+    def _finish(self, tp: TP) -> None:
         if tp not in self.finished:
             self.finished.add(tp)
             self.consumer.pause([TopicPartition(*tp)])
