@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -16,27 +16,6 @@ app = typer.Typer(help="Create and list the platform's Kafka topics.", no_args_i
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 PrefixOpt = Annotated[str | None, typer.Option("--prefix", help="Name prefix (default: KAFKA_TOPIC_PREFIX).")]
 _MISMATCH_EXIT = 2
-
-
-@dataclass(frozen=True)
-class CreatedRow:
-    name: str
-    result: str  # created | exists
-    partitions: int
-    expected_partitions: int
-    retention_ms: int | None
-    mismatch: bool  # an existing topic with another partition count breaks co-partitioning
-
-
-@dataclass(frozen=True)
-class ListedRow:
-    name: str
-    exists: bool
-    in_catalog: bool
-    partitions: int | None
-    retention_ms: int | None
-    cleanup_policy: str | None
-    value_record: str | None
 
 
 def _fail(message: str) -> typer.Exit:
@@ -54,15 +33,6 @@ def _admin(kafka: KafkaSettings) -> Any:
     return admin_client(kafka, logger=silent_logger("anomaly.topics.librdkafka"))
 
 
-def _retention(ms: int | None) -> str:
-    if ms is None:
-        return "?"
-    if ms < 0:
-        return "forever"
-    hours = ms / 3_600_000
-    return f"{hours / 24:g}d" if hours >= 24 else f"{hours:g}h"
-
-
 @app.command()
 def create(
     prefix: PrefixOpt = None,
@@ -73,6 +43,7 @@ def create(
     from confluent_kafka import KafkaException
     from rich.console import Console
 
+    from anomaly_cli.topics_view import CreatedRow, retention_text
     from anomaly_core.admin import create_topics, describe_topics
     from anomaly_core.settings import KafkaSettings
     from anomaly_core.topics import build_catalog
@@ -110,7 +81,7 @@ def create(
             )
             console.print(
                 f"{row.result:<8} {row.name}  ({row.partitions} partitions, "
-                f"retention {_retention(row.retention_ms)}){warn}"
+                f"retention {retention_text(row.retention_ms)}){warn}"
             )
     if any(row.mismatch for row in rows):
         raise typer.Exit(_MISMATCH_EXIT)
@@ -125,8 +96,8 @@ def list_topics(
     """The catalog's topics with their partitions and retention as the broker has them."""
     from confluent_kafka import KafkaException
     from rich.console import Console
-    from rich.table import Table
 
+    from anomaly_cli.topics_view import ListedRow, listed_table
     from anomaly_core.admin import describe_topics
     from anomaly_core.settings import KafkaSettings
     from anomaly_core.topics import build_catalog
@@ -155,21 +126,7 @@ def list_topics(
     if as_json:
         print(json.dumps([asdict(row) for row in rows], indent=2))
         return
-    table = Table(title=f"topics on {kafka.bootstrap_servers}")
-    for column in ("topic", "partitions", "retention", "cleanup", "value"):
-        table.add_column(column)
-    for row in rows:
-        if row.exists:
-            table.add_row(
-                row.name,
-                str(row.partitions),
-                _retention(row.retention_ms),
-                row.cleanup_policy or "",
-                row.value_record or "",
-            )
-        else:
-            table.add_row(row.name, "[red]missing[/]", "", "", row.value_record or "")
-    Console().print(table)
+    Console().print(listed_table(kafka.bootstrap_servers, rows))
     if any(not row.exists for row in rows if row.in_catalog):
         Console(stderr=True).print("some catalog topics are missing: run `anomaly topics create`")
 
