@@ -21,6 +21,8 @@ COMPOSE_DIR = ROOT / "infra" / "compose"
 BASE = COMPOSE_DIR / "docker-compose.yml"
 PROD = COMPOSE_DIR / "docker-compose.prod.yml"
 SETTINGS = ROOT / "anomaly_core" / "settings.py"
+NOTIFY_SETTINGS = ROOT / "notify" / "settings.py"
+NOTIFY_EXAMPLE = COMPOSE_DIR / "notify.example.yaml"
 CACHE = Path(os.environ.get("ANOMALY_CACHE_DIR", Path.home() / ".cache" / "anomaly"))
 
 APP_COMMANDS = {
@@ -69,24 +71,33 @@ needs_cli = pytest.mark.skipif(
 )
 
 
-def compose_config(*files: Path, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def compose_config(
+    *files: Path, extra_env: dict[str, str] | None = None, profiles: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
     # A clean environment and an empty env file: results never depend on the caller's shell or a local .env.
     env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"), **(extra_env or {})}
     args = [*(CLI or []), "--env-file", os.devnull]
     for f in files:
         args += ["-f", str(f)]
+    for profile in profiles:
+        args += ["--profile", profile]
     return subprocess.run([*args, "config", "--format", "json"], env=env, capture_output=True, text=True, check=False)
 
 
-def services(*files: Path, extra_env: dict[str, str] | None = None) -> dict[str, Any]:
-    result = compose_config(*files, extra_env=extra_env)
+def services(*files: Path, extra_env: dict[str, str] | None = None, profiles: tuple[str, ...] = ()) -> dict[str, Any]:
+    result = compose_config(*files, extra_env=extra_env, profiles=profiles)
     assert result.returncode == 0, result.stderr
     found: dict[str, Any] = json.loads(result.stdout)["services"]
     return found
 
 
-def settings_env_names() -> set[str]:
-    return set(re.findall(r'alias="([A-Z0-9_]+)"', SETTINGS.read_text()))
+def settings_env_names(*paths: Path) -> set[str]:
+    return {name for path in (SETTINGS, *paths) for name in re.findall(r'alias="([A-Z0-9_]+)"', path.read_text())}
+
+
+def example_refs() -> set[str]:
+    """The ${NAME} references of the example routing file (notify.config resolves them from the environment)."""
+    return set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", NOTIFY_EXAMPLE.read_text()))
 
 
 def settings_default(env_name: str) -> str:
@@ -178,6 +189,65 @@ def test_prod_refuses_development_passwords() -> None:
     result = compose_config(BASE, PROD)
     assert result.returncode != 0
     assert "POSTGRES_PASSWORD" in result.stderr or "MINIO_ROOT" in result.stderr
+
+
+@needs_cli
+def test_notify_worker_is_an_opt_in_service_beside_the_projection_sink() -> None:
+    assert not {"notify", "mosquitto"} & set(services(BASE)), "notify and its broker start only with --profile notify"
+    svc = services(BASE, profiles=("notify",))
+    notify = svc["notify"]
+    assert notify["command"] == ["notify", "worker"]
+    assert notify["image"] == svc["projection"]["image"]
+    assert notify["build"]["dockerfile"] == "infra/compose/Dockerfile"
+    env = notify["environment"]
+    (mount,) = notify["volumes"]
+    assert (mount["type"], mount["read_only"], mount["target"]) == ("bind", True, env["NOTIFY_CONFIG"])
+    assert Path(mount["source"]) == NOTIFY_EXAMPLE
+    assert set(notify["depends_on"]) == {*svc["projection"]["depends_on"], "mosquitto"}
+    assert notify["depends_on"]["mosquitto"]["condition"] == "service_healthy"
+    assert f"127.0.0.1:{env['NOTIFY_METRICS_PORT']}/metrics" in " ".join(notify["healthcheck"]["test"])
+    start = re.search(r'Field\("(\w+)", alias="NOTIFY_CONSUMER_START"', NOTIFY_SETTINGS.read_text())
+    assert start and env["NOTIFY_CONSUMER_START"] == start.group(1)
+    # Every secret the routing file refers to passes through from the shell, with no value of its own.
+    refs = example_refs()
+    assert refs and all(env[name] is None for name in refs), {name: env.get(name) for name in refs}
+    own = set(env) - set(svc["projection"]["environment"])
+    unknown = own - settings_env_names(NOTIFY_SETTINGS) - refs
+    assert not unknown, f"notify: env names the worker does not read: {sorted(unknown)}"
+    broker = svc["mosquitto"]
+    assert re.fullmatch(r"eclipse-mosquitto:\d+\.\d+\.\d+", broker["image"]), broker["image"]
+    (port,) = broker["ports"]
+    mqtt_default = re.search(r'Field\("mqtt://([\d.]+):(\d+)", alias="MQTT_URL"\)', SETTINGS.read_text())
+    assert mqtt_default and (port["host_ip"], port["published"], port["target"]) == (*mqtt_default.groups(), 1883)
+    assert any(v["target"] == "/mosquitto/config/mosquitto.conf" and v["read_only"] for v in broker["volumes"])
+    assert broker["healthcheck"]["test"][1] == "mosquitto_sub"
+
+
+@needs_cli
+def test_prod_notify_gets_the_light_production_limits() -> None:
+    svc = services(BASE, PROD, extra_env=PROD_SECRETS, profiles=("notify",))
+    deploy = svc["notify"]["deploy"]
+    assert deploy == svc["projection"]["deploy"]
+    assert float(deploy["resources"]["limits"]["cpus"]) == 2.0
+    assert svc["notify"]["image"] == "anomaly-detection:production"
+    assert "pg-secret" in svc["notify"]["environment"]["DATABASE_URL"]
+    assert [v["target"] for v in svc["notify"]["volumes"]] == ["/etc/anomaly/notify.yaml"]
+
+
+def test_example_routing_file_is_valid_and_holds_no_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    from notify.config import ConfigError, load_config
+
+    refs = example_refs()
+    for name in refs:
+        monkeypatch.setenv(name, "https://hooks.example.com/a" if name.endswith("_URL") else "ops@example.com")
+    config = load_config(NOTIFY_EXAMPLE)
+    assert {t.kind for t in config.targets} == {"mqtt", "webhook", "email"}
+    for secret_key in ("secret", "password"):
+        values = re.findall(rf"^\s*{secret_key}:\s*(.+)$", NOTIFY_EXAMPLE.read_text(), re.M)
+        assert values and all(re.fullmatch(r'"\$\{\w+\}"', v.strip()) for v in values), values
+    monkeypatch.delenv("NOTIFY_SMTP_PASSWORD")
+    with pytest.raises(ConfigError, match="NOTIFY_SMTP_PASSWORD"):
+        load_config(NOTIFY_EXAMPLE)
 
 
 def test_dockerfile_builds_one_image_with_the_anomaly_entrypoint() -> None:
