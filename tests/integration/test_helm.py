@@ -32,7 +32,27 @@ SETTINGS_FILES = (
     ROOT / "processors" / "settings.py",
     ROOT / "fusion_app" / "settings.py",
     ROOT / "api" / "settings.py",
+    ROOT / "notify" / "settings.py",
 )
+# The notify worker is off by default; these values turn it on with one webhook (its secret from a Secret).
+NOTIFY_VALUES: dict[str, Any] = {
+    "notify": {
+        "enabled": True,
+        "config": {
+            "link_template": "https://ops.example.com/anomalies/{anomaly_id}",
+            "targets": [
+                {
+                    "name": "ops",
+                    "kind": "webhook",
+                    "url": "https://hooks.example.com/a",
+                    "secret": "${OPS_HOOK_SECRET}",
+                },
+                {"name": "site-broker", "kind": "mqtt", "url": "mqtts://mqtt.example.com:8883"},
+            ],
+        },
+        "secretEnv": {"OPS_HOOK_SECRET": {"existingSecret": "anomaly-notify", "key": "ops-hook-secret"}},
+    }
+}
 RELEASE = "t"
 PREFIX = f"{RELEASE}-anomaly"
 
@@ -172,11 +192,21 @@ def test_helm_lint(prod_values: bool) -> None:
     assert "1 chart(s) linted, 0 chart(s) failed" in result.stdout
 
 
-@pytest.mark.parametrize("prod_values", [False, True], ids=["dev", "prod"])
-def test_rendered_manifests_match_the_kubernetes_and_keda_schemas(prod_values: bool, tmp_path: Path) -> None:
+def notify_values(tmp_path: Path, **changes: Any) -> Path:
+    path = tmp_path / "notify-values.yaml"
+    path.write_text(yaml.safe_dump({"notify": {**NOTIFY_VALUES["notify"], **changes}}))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("prod_values", "notify"), [(False, False), (True, False), (True, True)], ids=["dev", "prod", "prod-notify"]
+)
+def test_rendered_manifests_match_the_kubernetes_and_keda_schemas(
+    prod_values: bool, notify: bool, tmp_path: Path
+) -> None:
     assert TOOLS is not None
     rendered = tmp_path / "manifests.yaml"
-    result = template(prod_values)
+    result = template(prod_values, values=notify_values(tmp_path) if notify else None)
     assert result.returncode == 0, result.stderr
     rendered.write_text(result.stdout)
     locations = [
@@ -196,6 +226,8 @@ def test_rendered_manifests_match_the_kubernetes_and_keda_schemas(prod_values: b
     assert {kind for kind, _ in statuses} >= {"Deployment", "Service", "ScaledObject", "Job"}
     if prod_values:
         assert ("TriggerAuthentication", f"{PREFIX}-kafka") in statuses
+    if notify:
+        assert {("Deployment", f"{PREFIX}-notify"), ("ConfigMap", f"{PREFIX}-notify")} <= set(statuses)
 
 
 @pytest.mark.parametrize("profile", ["dev", "prod"])
@@ -394,3 +426,49 @@ def test_producers_read_their_cameras_file_from_a_secret_or_inline_without_passw
     assert volumes["cameras"]["configMap"] == {"name": f"{PREFIX}-producer-lobby"}
     message = fails(values=inline("rtsp://admin:hunter2@10.0.0.7/stream1"))
     assert 'camera "lobby" has a password in its source URL' in message
+
+
+@pytest.mark.parametrize("profile", ["dev", "prod"])
+def test_notify_worker_reads_its_routing_from_a_config_map_and_its_secrets_from_secrets(
+    profile: str, tmp_path: Path
+) -> None:
+    assert not {"notify"} & set(of_kind(render(), "Deployment")), "off unless notify.enabled"
+    docs = render(prod=profile == "prod", values=notify_values(tmp_path))
+    deployment = of_kind(docs, "Deployment")["notify"]
+    box = container(deployment)
+    env = env_of(deployment)
+    assert box["args"] == compose_commands()["notify"]
+    assert deployment["spec"]["replicas"] == 1
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert box[probe]["httpGet"] == {"path": "/metrics", "port": "metrics"}, probe
+    assert env["NOTIFY_METRICS_PORT"]["value"] == str(box["ports"][0]["containerPort"]) == "9100"
+    values = yaml.safe_load((CHART / "values.yaml").read_text())["notify"]
+    assert box["resources"] == values["resources"]
+    assert (env["NOTIFY_GROUP_ID"]["value"], env["NOTIFY_CONSUMER_START"]["value"]) == ("notify", "latest")
+    unknown = set(env) - settings_env_names() - RUNTIME_ENV - set(NOTIFY_VALUES["notify"]["secretEnv"])
+    assert not unknown, f"notify: env names the worker does not read: {sorted(unknown)}"
+    # The routing file is the ConfigMap's, mounted read-only where NOTIFY_CONFIG points.
+    config_map = of_kind(docs, "ConfigMap")["notify"]
+    assert yaml.safe_load(config_map["data"]["notify.yaml"]) == NOTIFY_VALUES["notify"]["config"]
+    (mount,) = [m for m in box["volumeMounts"] if m["name"] == "notify-config"]
+    assert mount["readOnly"] and f"{mount['mountPath']}/notify.yaml" == env["NOTIFY_CONFIG"]["value"]
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["notify-config"]["configMap"] == {"name": f"{PREFIX}-notify"}
+    assert "checksum/config" in deployment["spec"]["template"]["metadata"]["annotations"]
+    # Target secrets and credentials only by reference.
+    assert env["OPS_HOOK_SECRET"]["valueFrom"]["secretKeyRef"] == {"name": "anomaly-notify", "key": "ops-hook-secret"}
+    assert "value" not in env["OPS_HOOK_SECRET"]
+    if profile == "prod":
+        assert env["PGPASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "anomaly-databasepassword"
+        assert env["KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "anomaly-kafkasaslpassword"
+
+
+def test_notify_refuses_written_in_secrets_and_unset_references(tmp_path: Path) -> None:
+    (ops, broker) = NOTIFY_VALUES["notify"]["config"]["targets"]
+    config = NOTIFY_VALUES["notify"]["config"]
+    written = notify_values(tmp_path, config={**config, "targets": [{**ops, "secret": "hunter2"}, broker]})
+    assert 'target "ops" has its secret written in' in fails(values=written)
+    in_url = notify_values(tmp_path, config={**config, "targets": [ops, {**broker, "url": "mqtts://u:pw@h:8883"}]})
+    assert 'target "site-broker" has a password in its URL' in fails(values=in_url)
+    assert "refers to ${OPS_HOOK_SECRET}, which nothing sets" in fails(values=notify_values(tmp_path, secretEnv={}))
+    assert "notify.config needs its targets" in fails(sets={"notify.enabled": "true"})

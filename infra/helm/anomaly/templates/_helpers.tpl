@@ -97,8 +97,9 @@ jwtSecret: JWT_SECRET
 
 {{/*
 The whole container environment: connection settings from their values, then `env`, then what the service
-itself sets (`extra`), then the service's own `env`; credentials last, from Secrets only.
-(dict root extra svcEnv credentials)
+itself sets (`extra`), then the service's own `env`; credentials last, from Secrets only, then the service's
+`secretEnv` (NAME: {existingSecret, key}), also only from Secrets.
+(dict root extra svcEnv credentials secretEnv)
 */}}
 {{- define "anomaly.env" -}}
 {{- $v := .root.Values -}}
@@ -133,6 +134,17 @@ itself sets (`extra`), then the service's own `env`; credentials last, from Secr
   value: {{ $value | toString | quote }}
 {{- end }}
 {{- include "anomaly.credentialEnv" (dict "root" .root "names" .credentials) }}
+{{- $taken := concat (keys $env) (values $credentialEnv) -}}
+{{- range $name, $ref := .secretEnv }}
+{{- if has $name $taken }}
+{{- fail (printf "secretEnv.%s: the container already gets %s elsewhere" $name $name) }}
+{{- end }}
+- name: {{ $name }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $ref.existingSecret }}
+      key: {{ $ref.key }}
+{{- end }}
 {{- end -}}
 
 {{- define "anomaly.resources" -}}
@@ -179,7 +191,8 @@ readinessProbe:
 
 {{/*
 One Deployment of the platform's image.
-(dict root name component args svc replicas strategy extra credentials probes port volumes mounts checksum)
+(dict root name component args svc replicas strategy extra credentials probes port volumes mounts checksum);
+the container also gets `svc.secretEnv` (anomaly.env).
 */}}
 {{- define "anomaly.deployment" -}}
 {{- $root := .root -}}
@@ -238,7 +251,7 @@ spec:
               protocol: TCP
             {{- end }}
           env:
-            {{- include "anomaly.env" (dict "root" $root "extra" .extra "svcEnv" .svc.env "credentials" .credentials) | trim | nindent 12 }}
+            {{- include "anomaly.env" (dict "root" $root "extra" .extra "svcEnv" .svc.env "credentials" .credentials "secretEnv" .svc.secretEnv) | trim | nindent 12 }}
           resources:
             {{- include "anomaly.resources" (dict "root" $root "svc" .svc) | nindent 12 }}
           {{- include "anomaly.probes" (dict "root" $root "kind" .probes) | trim | nindent 10 }}
