@@ -86,10 +86,12 @@ def plan_run(
     *,
     with_api: bool = False,
     with_notify: bool = False,
+    with_projection: bool = True,
     fusion_group: str = "fusion",
 ) -> RunPlan:
     """Services for a run given the models present on this machine (names of the model catalog); ``with_notify``:
-    the notify worker too (routing targets are configured)."""
+    the notify worker too (routing targets are configured); ``with_projection=False``: no projection sink (an
+    analyze run, whose anomalies reach the projection through anomalies.v1 when it ends, ``reports.publish``)."""
     chosen = [p for p in PROCESSORS if set(p.models) <= set(available_models)]
     skipped = [
         f"{p.name}: {' and '.join(missing)} weights are not on this machine (`anomaly models pull {' '.join(missing)}`)"
@@ -103,7 +105,8 @@ def plan_run(
     if set(CAPTION.models) <= set(available_models):
         services.append(CAPTION)
     upstream = ("fusion", "caption") if CAPTION in services else ("fusion",)
-    services.append(replace(PROJECTION, upstream=upstream))
+    if with_projection:
+        services.append(replace(PROJECTION, upstream=upstream))
     if with_api:
         services.append(API)
     if with_notify:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from anomaly_core import topics
 from anomaly_core.errors import DecodeError, TransientError
 from anomaly_core.producer import Delivery, ReliableProducer
+from anomaly_core.registry import RegistryClient
 from anomaly_core.serde import AvroSerde
 from anomaly_core.settings import KafkaSettings
 from fusion_app.projection import Projection
@@ -37,9 +38,14 @@ def stamped(event: AnomalyEvent, run_id: str) -> AnomalyEvent:
     return replace(event, origin=AnomalyOrigin.ANALYZE, run_id=run_id)
 
 
-def publish_run(kafka: KafkaSettings, serde: AvroSerde, *, run_prefix: str, run_id: str, dsn: str) -> Published:
+def publish_run(kafka: KafkaSettings, *, run_prefix: str, run_id: str, dsn: str) -> Published:
     """Copies the run's anomaly revisions (in their order: same key, same partition) onto the live topic, waits for
     the brokers, then upserts them into the projection. TransientError when the brokers do not acknowledge."""
+    with RegistryClient(kafka.schema_registry_url) as registry:
+        return _publish(kafka, AvroSerde(registry), run_prefix=run_prefix, run_id=run_id, dsn=dsn)
+
+
+def _publish(kafka: KafkaSettings, serde: AvroSerde, *, run_prefix: str, run_id: str, dsn: str) -> Published:
     source = topics.topic_name(topics.ANOMALIES, run_prefix)
     target = topics.topic_name(topics.ANOMALIES, kafka.topic_prefix)
     events: list[AnomalyEvent] = []

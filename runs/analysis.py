@@ -1,9 +1,12 @@
 """The use case of ``anomaly analyze``: recorded files through the platform under a private topic prefix, one camera
 per file, then a report of what each stage made of them.
 
-Steps: probe the inputs; start the stack; plan the services and create the run's topics; start the processors
-(and the projection), one producer per file read as fast as the processors allow; start the fusion once every
-score is in; watch until done or stuck; stop everything; read the report back; drop the run's topics and groups.
+Steps: probe the inputs; start the stack; plan the services and create the run's topics; start the processors,
+one producer per file read as fast as the processors allow; start the fusion once every score is in; watch until
+done or stuck; stop everything; read the report back; publish the run's anomalies on the live anomalies.v1 (marked
+ANALYZE with the run id) and apply them to the projection (``reports.publish``, so a rebuild keeps them); drop the
+run's topics and groups. The run has no projection sink of its own: nothing reaches the table that is not in the
+log.
 """
 
 from __future__ import annotations
@@ -15,10 +18,13 @@ from pathlib import Path
 
 from rich.console import Console
 
-from anomaly_core.errors import TransientError, ValidationError
+from anomaly_core.errors import PermanentError, TransientError, ValidationError
+from anomaly_core.settings import DatabaseSettings, KafkaSettings
+from anomaly_core.topics import ANOMALIES
 from producers.keys import validate_camera_id
 from reports.inputs import MediaInfo, camera_id_from_name, probe_media
 from reports.model import InputProblem, Report
+from reports.publish import publish_run
 from runs.errors import PlatformError
 from runs.outcome import ExitCode
 from runs.platform import decoder, ensure_stack, open_run
@@ -96,6 +102,7 @@ def run_analysis(
             prefix,
             log_dir,
             with_api=False,
+            with_projection=False,
             service_env={
                 "fusion": {
                     "FUSION_MAX_BATCH": str(FUSION_BATCH_FOR_FILES),
@@ -145,6 +152,21 @@ def run_analysis(
         result = empty_report(run_id, all_problems, t0)
     if failure:
         result = with_problem(result, InputProblem("(pipeline)", failure))
-    if not limits.keep_topics:
+    problem = _publish(run_id, run.kafka, prefix, console)
+    if problem is not None:
+        result = with_problem(result, problem)
+        failure = failure or problem.reason
+    if not limits.keep_topics and problem is None:  # unpublished anomalies stay in the run's topics
         delete_run(run.kafka, prefix, [g for s in run.plan.services if (g := run.group_of(s.name)) is not None])
     return result, ExitCode.INCOMPLETE if failure else ExitCode.OK
+
+
+def _publish(run_id: str, kafka: KafkaSettings, prefix: str, console: Console) -> InputProblem | None:
+    """The run's anomalies onto anomalies.v1 and into the projection; a problem when they could not be."""
+    try:
+        published = publish_run(kafka, run_prefix=prefix, run_id=run_id, dsn=DatabaseSettings().url.get_secret_value())
+    except (TransientError, PermanentError) as exc:
+        console.print(f"[bold red]not published:[/] the run's anomalies did not reach {ANOMALIES}: {exc}")
+        return InputProblem("(publish)", f"anomalies not published to {ANOMALIES}: {exc}")
+    console.print(f"published {published.events} anomaly revisions to {published.topic} (origin ANALYZE, run {run_id})")
+    return None

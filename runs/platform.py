@@ -75,6 +75,7 @@ def open_run(
     log_dir: Path,
     *,
     with_api: bool,
+    with_projection: bool = True,
     env: Mapping[str, str] | None = None,
     service_env: Mapping[str, Mapping[str, str]] | None = None,
     deferred: Collection[str] = (),
@@ -86,7 +87,7 @@ def open_run(
     upstream of them is done (``PipelineRun.start_ready``).
     """
     kafka = kafka or KafkaSettings()
-    plan = plan_services(with_api=with_api)
+    plan = plan_services(with_api=with_api, with_projection=with_projection)
     create_run_topics(kafka, prefix)
     return PipelineRun(
         plan=plan,
@@ -110,12 +111,12 @@ def ensure_stack(reporter: Reporter | None = None) -> None:
         raise PlatformError(f"the stack is not available: {exc}") from exc
 
 
-def plan_services(*, with_api: bool) -> RunPlan:
+def plan_services(*, with_api: bool, with_projection: bool = True) -> RunPlan:
     """The services a run starts, given the models present on this machine; a run with the API (the demo) also
     runs the notify worker when NOTIFY_CONFIG names a routing file."""
     available = {entry.name for entry in catalog(ProcessorSettings()) if entry.present}
     notify = with_api and NotifySettings().config_path is not None
-    return plan_run(available, with_api=with_api, with_notify=notify)
+    return plan_run(available, with_api=with_api, with_notify=notify, with_projection=with_projection)
 
 
 def run_env() -> dict[str, str]:

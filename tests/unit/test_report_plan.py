@@ -58,3 +58,10 @@ def test_the_notify_worker_runs_only_when_asked_and_is_not_a_stage() -> None:
     plan = plan_run(set(), with_api=True, with_notify=True)
     assert plan.service("notify").args == ("notify", "worker")
     assert "notify" not in [stage.name for stage in plan.stages()]
+
+
+def test_an_analyze_run_has_no_projection_sink() -> None:
+    # Its anomalies reach the projection through anomalies.v1 when it ends (reports.publish).
+    plan = plan_run({"pose"}, with_projection=False)
+    assert [s.name for s in plan.services] == ["pose", "fusion"]
+    assert "projection" not in [s.name for s in plan.stages()]
