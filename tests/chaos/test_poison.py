@@ -31,7 +31,7 @@ from tests.chaos.services import Services
 from tests.integration._streaming import produce_raw, read_until
 from tests.model_fixtures import wav_bytes
 
-pytestmark = [pytest.mark.chaos, pytest.mark.integration]
+pytestmark = [pytest.mark.chaos, pytest.mark.integration, pytest.mark.slow]
 
 POISON = 1000
 GOOD = 100  # of each topic

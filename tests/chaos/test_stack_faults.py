@@ -22,7 +22,7 @@ from tests.chaos.pipeline import BackHalf, score_stream, slices
 from tests.chaos.services import Services
 from tests.integration._fusion import publish
 
-pytestmark = [pytest.mark.chaos, pytest.mark.integration]
+pytestmark = [pytest.mark.chaos, pytest.mark.integration, pytest.mark.slow]
 
 #: Seconds the broker stays dead before it is started again (its restart adds its own start-up time).
 BROKER_DOWN_S = 5.0

@@ -34,7 +34,7 @@ from tests.private_minio import PrivateMinio
 
 private_minio = private_minio_fixtures.private_minio
 
-pytestmark = [pytest.mark.chaos, pytest.mark.integration]
+pytestmark = [pytest.mark.chaos, pytest.mark.integration, pytest.mark.slow]
 
 #: The issue asks for 30 s. A live camera's capture queue holds 32 jobs (then the oldest frame is dropped, counted),
 #: so at this clip's 2 frames/s an outage of up to ~15 s loses nothing; 12 s keeps the test short.
