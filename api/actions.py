@@ -39,6 +39,9 @@ def conflict(detail: str) -> ApiError:
 
 
 def new_action(request: ActionRequest, *, anomaly_id: str, camera_id: str, actor: str, at: datetime) -> AnomalyAction:
+    """The event for ``request``; ``at`` is cut to what Avro's timestamp-millis holds, so the row the API writes
+    and the one a rebuild writes from the event are the same."""
+    at = at.replace(microsecond=at.microsecond // 1000 * 1000)
     return AnomalyAction(
         action_id=request.action_id or str(uuid.uuid4()),
         anomaly_id=anomaly_id,

@@ -342,6 +342,8 @@ def test_operator_actions_are_published_applied_and_idempotent(env: Env, http: h
     assert resolved == [anomaly]
 
     published = _actions_on_topic(env, 4)  # the log holds each action once, keyed by camera
+    # The row holds what the event holds (timestamp-millis), so a rebuild from the log gives the same row.
+    assert published[0].at == datetime.fromisoformat(detail["acknowledged_at"])
     assert [(a.kind.value, a.camera_id) for a in published] == [
         ("ACKNOWLEDGE", "cam-a"),
         ("ASSIGN", "cam-a"),
