@@ -168,10 +168,7 @@ def test_rebuild_equals_live_after_live_analyze_and_operator_actions(
     assign = action(second, ActionKind.ASSIGN, 2, assignee="guard-7")
     with service_thread(sink_spec(anomaly_kafka, Projection(dsn)), anomaly_kafka):
         publish_events(anomaly_kafka, live_events)
-        with RegistryClient(anomaly_kafka.schema_registry_url) as registry:
-            published = publish_run(
-                anomaly_kafka, AvroSerde(registry), run_prefix=run_kafka.topic_prefix, run_id=run_id, dsn=dsn
-            )
+        published = publish_run(anomaly_kafka, run_prefix=run_kafka.topic_prefix, run_id=run_id, dsn=dsn)
         assert published.events == len(run_events) and published.skipped == 0
         # The API publishes and applies at once; the sink applies the same records again, out of order here.
         publish_actions(anomaly_kafka, [resolve, ack, assign, ack])
