@@ -77,17 +77,24 @@ locals {
     FUSION_GROUP_ID = var.consumer_groups.fusion
     } : {}, k == "projection" ? {
     PROJECTION_GROUP_ID = var.consumer_groups.projection
+    } : {}, k == "notify" ? {
+    NOTIFY_CONFIG         = "/tmp/notify.yaml" # written at start from NOTIFY_CONFIG_YAML (notify.tf)
+    NOTIFY_GROUP_ID       = lookup(var.consumer_groups, "notify", "notify")
+    NOTIFY_CONSUMER_START = "latest" # a late deployment pages nobody about past alerts
   } : {}) }
 
   service_secrets = { for k, v in local.services : k => concat(
     [{ name = "KAFKA_SASL_PASSWORD", valueFrom = "${aws_secretsmanager_secret.kafka_scram.arn}:password::" }],
     v.database ? [{ name = "PGPASSWORD", valueFrom = "${local.db_secret_arn}:password::" }] : [],
     k == "api" && var.jwt_secret_arn != "" ? [{ name = "JWT_SECRET", valueFrom = var.jwt_secret_arn }] : [],
+    k == "notify" ? [for p in aws_ssm_parameter.notify_config : { name = "NOTIFY_CONFIG_YAML", valueFrom = p.arn }] : [],
+    k == "notify" ? [for name, arn in var.notify_secrets : { name = name, valueFrom = arn }] : [],
   ) }
 
   extra_security_groups = {
     api      = [aws_security_group.api.id]
     producer = [aws_security_group.producer.id]
+    notify   = aws_security_group.notify[*].id
   }
 
   # The root filesystem is read-only; these paths are per-task scratch volumes.
@@ -121,7 +128,7 @@ resource "aws_ecs_task_definition" "app" {
     }
   }
 
-  container_definitions = jsonencode([{
+  container_definitions = jsonencode([merge({
     name                   = each.key
     image                  = var.container_image
     command                = each.value.command
@@ -141,7 +148,7 @@ resource "aws_ecs_task_definition" "app" {
         awslogs-stream-prefix = each.key
       }
     }
-  }])
+  }, { for k, v in local.entry_points : "entryPoint" => v if k == each.key })])
 
   tags = merge(local.tags, { Service = each.key })
 }
@@ -152,7 +159,7 @@ resource "aws_ecs_service" "app" {
   name                               = each.key
   cluster                            = aws_ecs_cluster.this.id
   task_definition                    = aws_ecs_task_definition.app[each.key].arn
-  desired_count                      = var.scaling[each.key].min
+  desired_count                      = each.key == "notify" ? 1 : var.scaling[each.key].min # notify: see services.tf
   platform_version                   = "LATEST"
   enable_execute_command             = false
   enable_ecs_managed_tags            = true

@@ -171,13 +171,16 @@ locals {
         [aws_secretsmanager_secret.kafka_scram.arn],
         v.database ? [local.db_secret_arn] : [],
         k == "api" && var.jwt_secret_arn != "" ? [var.jwt_secret_arn] : [],
+        k == "notify" ? values(local.notify_secret_arns) : [],
       ))
-      ecr = true
+      parameters = k == "notify" ? aws_ssm_parameter.notify_config[*].arn : []
+      ecr        = true
     } },
     local.deploy_registry ? { registry = {
-      log_group = aws_cloudwatch_log_group.registry[0].arn
-      secrets   = [local.db_secret_arn]
-      ecr       = false
+      log_group  = aws_cloudwatch_log_group.registry[0].arn
+      secrets    = [local.db_secret_arn]
+      parameters = []
+      ecr        = false
     } } : {},
   )
 }
@@ -214,6 +217,31 @@ data "aws_iam_policy_document" "execution" {
       test     = "StringEquals"
       variable = "kms:ViaService"
       values   = ["secretsmanager.${local.region}.amazonaws.com"]
+    }
+  }
+
+  # The notify worker's routing file (an encrypted SSM parameter, notify.tf).
+  dynamic "statement" {
+    for_each = length(each.value.parameters) > 0 ? [1] : []
+    content {
+      sid       = "OwnParameters"
+      actions   = ["ssm:GetParameters"]
+      resources = each.value.parameters
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(each.value.parameters) > 0 ? [1] : []
+    content {
+      sid       = "ParametersKeyThroughSsm"
+      actions   = ["kms:Decrypt"]
+      resources = [aws_kms_key.this.arn]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["ssm.${local.region}.amazonaws.com"]
+      }
     }
   }
 

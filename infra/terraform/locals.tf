@@ -40,5 +40,6 @@ locals {
   }
 
   # The group ids the services really use (the topic prefix in front, as `anomaly_core` does).
-  consumer_group_ids = { for k, g in var.consumer_groups : k => k == "api" ? g : "${var.kafka_topic_prefix}${g}" }
+  # A consumer_groups map without `notify` (written before the notify worker existed) gets its default.
+  consumer_group_ids = { for k, g in merge({ notify = "notify" }, var.consumer_groups) : k => k == "api" ? g : "${var.kafka_topic_prefix}${g}" }
 }

@@ -2,7 +2,9 @@
 locals {
   processor_threads = floor(var.processor_size.cpu / 1024)
 
-  services = {
+  services = merge(local.pipeline_services, local.notify_service)
+
+  pipeline_services = {
     producer = {
       command  = var.producer_command
       size     = var.light_service_size
@@ -97,6 +99,6 @@ locals {
     projection = local.topics.anomalies
   }
 
-  # One producer task per camera set: scaling it out would duplicate frames.
-  autoscaled = { for k, v in local.services : k => v if k != "producer" }
+  # One producer task per camera set: scaling it out would duplicate frames. One notify task: a few sends a minute.
+  autoscaled = { for k, v in local.services : k => v if !contains(["producer", "notify"], k) }
 }

@@ -228,6 +228,7 @@ variable "consumer_groups" {
     caption    = "processor-caption"
     fusion     = "fusion"
     projection = "projection"
+    notify     = "notify"             # NOTIFY_GROUP_ID; used when notify_config is set
     api        = "anomaly-api-live-*" # one throw-away group per API process (api/live.py)
   }
 
@@ -605,4 +606,56 @@ variable "waf_web_acl_arn" {
   description = "WAFv2 web ACL to associate with the load balancer; empty associates none."
   type        = string
   default     = ""
+}
+
+################################################################################
+# Notify worker (docs/notifications.md)
+################################################################################
+
+variable "notify_config" {
+  description = "The notify worker's routing file (YAML, docs/notifications.md), stored as an encrypted SSM parameter; empty deploys no notify service. Secrets go in as \"$${NAME}\" references given in notify_secrets, never written in."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.notify_config == "" || length(try(yamldecode(var.notify_config).targets, [])) > 0
+    error_message = "notify_config must be YAML with a non-empty `targets` list."
+  }
+
+  validation {
+    condition = alltrue([
+      for t in try(yamldecode(var.notify_config).targets, []) : alltrue([
+        for field in ["secret", "password"] : try(t[field], null) == null || can(regex("^\\$\\{[A-Za-z_][A-Za-z0-9_]*\\}$", t[field]))
+      ])
+    ])
+    error_message = "notify_config: a target's secret or password must be a \"$${NAME}\" reference (NAME in notify_secrets), never the value."
+  }
+}
+
+variable "notify_secrets" {
+  description = "Environment of the notify worker from Secrets Manager: NAME => secret ARN (optionally ARN:json-key:: for one key of a JSON secret), one per \"$${NAME}\" of notify_config. The secrets must be encrypted with the module's key (kms_key_arn) or the AWS-managed key."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k, v in var.notify_secrets : can(regex("^[A-Za-z_][A-Za-z0-9_]*$", k)) && can(regex("^arn:aws[a-zA-Z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[^:]+(:[^:]*:[^:]*:[^:]*)?$", v))])
+    error_message = "notify_secrets: each key is an environment name and each value a Secrets Manager secret ARN (ARN or ARN:json-key:: )."
+  }
+}
+
+variable "notify_egress" {
+  description = "Where the notify worker may connect besides HTTPS (443, open to all tasks): SMTP relays and MQTT brokers, as CIDR and TCP port."
+  type        = list(object({ cidr = string, port = number }))
+  default     = []
+
+  validation {
+    condition     = alltrue([for e in var.notify_egress : can(cidrhost(e.cidr, 0)) && e.port >= 1 && e.port <= 65535])
+    error_message = "notify_egress: each entry needs a valid CIDR and a TCP port."
+  }
+}
+
+variable "notify_size" {
+  description = "Fargate size of the notify task (CPU units, MiB): it holds no model and sends a few notifications a minute."
+  type        = object({ cpu = number, memory = number })
+  default     = { cpu = 256, memory = 512 }
 }

@@ -170,3 +170,88 @@ run "least_privilege_task_roles" {
     error_message = "only the producer reaches the cameras"
   }
 }
+
+# The notify worker: off by default; with a routing file it runs like the projection sink, reads the file from an
+# encrypted SSM parameter and its target secrets from Secrets Manager, and may reach only what it was given.
+run "notify_worker" {
+  command = apply
+
+  variables {
+    notify_config  = "targets: [{name: ops, kind: webhook, url: 'https://hooks.example.com/a', secret: '$${OPS_HOOK_SECRET}'}]"
+    notify_secrets = { OPS_HOOK_SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:anomaly/notify-AbCdEf:ops::" }
+    notify_egress  = [{ cidr = "198.51.100.10/32", port = 587 }]
+  }
+
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.app["notify"].container_definitions)[0].entryPoint == ["/bin/sh", "-c"] && endswith(one(jsondecode(aws_ecs_task_definition.app["notify"].container_definitions)[0].command), "exec anomaly notify worker")
+    error_message = "the notify task writes its routing file, then runs `anomaly notify worker`"
+  }
+
+  assert {
+    condition     = alltrue([for k, td in aws_ecs_task_definition.app : !can(jsondecode(td.container_definitions)[0].entryPoint) if k != "notify"])
+    error_message = "the other services keep the image's entrypoint"
+  }
+
+  assert {
+    condition = toset(jsondecode(aws_ecs_task_definition.app["notify"].container_definitions)[0].secrets) == toset([
+      { name = "KAFKA_SASL_PASSWORD", valueFrom = "${aws_secretsmanager_secret.kafka_scram.arn}:password::" },
+      { name = "PGPASSWORD", valueFrom = "${aws_db_instance.this.master_user_secret[0].secret_arn}:password::" },
+      { name = "NOTIFY_CONFIG_YAML", valueFrom = aws_ssm_parameter.notify_config[0].arn },
+      { name = "OPS_HOOK_SECRET", valueFrom = var.notify_secrets.OPS_HOOK_SECRET },
+    ])
+    error_message = "the routing file comes from SSM and the target secrets from Secrets Manager, nothing else"
+  }
+
+  assert {
+    condition     = aws_ssm_parameter.notify_config[0].type == "SecureString" && aws_ssm_parameter.notify_config[0].key_id == aws_kms_key.this.arn
+    error_message = "the routing file is encrypted with the module's key"
+  }
+
+  assert {
+    condition     = local.service_env.notify.NOTIFY_CONFIG == "/tmp/notify.yaml" && local.service_env.notify.NOTIFY_GROUP_ID == "notify" && local.service_env.notify.NOTIFY_CONSUMER_START == "latest"
+    error_message = "NOTIFY_CONFIG points at the written file; the group starts at the live end"
+  }
+
+  assert {
+    condition     = contains(one([for s in data.aws_iam_policy_document.execution["notify"].statement : s.resources if s.sid == "OwnSecrets"]), "arn:aws:secretsmanager:eu-west-1:123456789012:secret:anomaly/notify-AbCdEf")
+    error_message = "the execution role reads the named secret (the JSON key is no part of the resource)"
+  }
+
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.execution["notify"].statement : s.resources if s.sid == "OwnParameters"]) == toset([aws_ssm_parameter.notify_config[0].arn]) && !contains([for s in data.aws_iam_policy_document.execution["projection"].statement : s.sid], "OwnParameters")
+    error_message = "only the notify execution role reads the routing parameter"
+  }
+
+  assert {
+    condition = one([for s in data.aws_iam_policy_document.task["notify"].statement : s.resources if s.sid == "KafkaConsume"]) == toset([
+      "arn:aws:kafka:eu-west-1:123456789012:topic/anomaly-test/0b5a3b5c-1111-2222-3333-444455556666-2/anomalies.v1",
+      "arn:aws:kafka:eu-west-1:123456789012:topic/anomaly-test/0b5a3b5c-1111-2222-3333-444455556666-2/anomalies.actions.v1",
+    ]) && one([for s in data.aws_iam_policy_document.task["notify"].statement : s.resources if s.sid == "KafkaProduce"]) == toset(["arn:aws:kafka:eu-west-1:123456789012:topic/anomaly-test/0b5a3b5c-1111-2222-3333-444455556666-2/dlq.v1"])
+    error_message = "notify reads the anomalies and actions topics and writes only the DLQ"
+  }
+
+  assert {
+    condition     = !contains([for s in data.aws_iam_policy_document.task["notify"].statement : s.sid], "WriteMedia")
+    error_message = "notify only reads media (evidence links and attachments)"
+  }
+
+  assert {
+    condition     = aws_ecs_service.app["notify"].desired_count == 1 && !contains(keys(aws_appautoscaling_target.this), "notify")
+    error_message = "one notify task, not autoscaled"
+  }
+
+  assert {
+    condition     = contains(aws_ecs_service.app["notify"].network_configuration[0].security_groups, aws_security_group.notify[0].id) && aws_vpc_security_group_egress_rule.notify["198.51.100.10/32-587"].from_port == 587 && !contains(aws_ecs_service.app["api"].network_configuration[0].security_groups, aws_security_group.notify[0].id)
+    error_message = "only the notify task reaches its SMTP relay"
+  }
+}
+
+run "notify_refuses_written_in_secrets" {
+  command = plan
+
+  variables {
+    notify_config = "targets: [{name: ops, kind: webhook, url: 'https://hooks.example.com/a', secret: hunter2}]"
+  }
+
+  expect_failures = [var.notify_config]
+}
