@@ -249,11 +249,13 @@ class Notifier:
 
 
 def _apply(operator: dict[str, Any], action: AnomalyAction) -> dict[str, Any]:
-    """What operators did, after ``action`` (the first acknowledgement is the one kept)."""
+    """What operators did, after ``action``. As in the projection, the first ACKNOWLEDGE or RESOLVE is the
+    acknowledgement that is kept (resolving an alert nobody acknowledged acknowledges it)."""
     updated = dict(operator)
-    if action.kind is ActionKind.ACKNOWLEDGE and updated.get("acknowledged_at") is None:
+    handled = action.kind in (ActionKind.ACKNOWLEDGE, ActionKind.RESOLVE)
+    if handled and updated.get("acknowledged_at") is None:
         updated["acknowledged_by"], updated["acknowledged_at"] = action.actor, action.at
-    elif action.kind is ActionKind.ASSIGN:
+    if action.kind is ActionKind.ASSIGN:
         updated["assignee"] = action.assignee
     elif action.kind is ActionKind.RESOLVE:
         updated["resolution"] = action.resolution.value if action.resolution else None
