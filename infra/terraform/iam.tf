@@ -208,6 +208,7 @@ data "aws_iam_policy_document" "execution" {
     resources = each.value.secrets
   }
 
+  # The key only through Secrets Manager, and through SSM for a role that reads parameters.
   statement {
     sid       = "SecretsKeyThroughSecretsManager"
     actions   = ["kms:Decrypt"]
@@ -216,7 +217,10 @@ data "aws_iam_policy_document" "execution" {
     condition {
       test     = "StringEquals"
       variable = "kms:ViaService"
-      values   = ["secretsmanager.${local.region}.amazonaws.com"]
+      values = concat(
+        ["secretsmanager.${local.region}.amazonaws.com"],
+        length(each.value.parameters) > 0 ? ["ssm.${local.region}.amazonaws.com"] : [],
+      )
     }
   }
 
@@ -227,21 +231,6 @@ data "aws_iam_policy_document" "execution" {
       sid       = "OwnParameters"
       actions   = ["ssm:GetParameters"]
       resources = each.value.parameters
-    }
-  }
-
-  dynamic "statement" {
-    for_each = length(each.value.parameters) > 0 ? [1] : []
-    content {
-      sid       = "ParametersKeyThroughSsm"
-      actions   = ["kms:Decrypt"]
-      resources = [aws_kms_key.this.arn]
-
-      condition {
-        test     = "StringEquals"
-        variable = "kms:ViaService"
-        values   = ["ssm.${local.region}.amazonaws.com"]
-      }
     }
   }
 

@@ -223,6 +223,11 @@ run "notify_worker" {
   }
 
   assert {
+    condition     = toset(one(one([for s in data.aws_iam_policy_document.execution["notify"].statement : s.condition if s.sid == "SecretsKeyThroughSecretsManager"])).values) == toset(["secretsmanager.eu-west-1.amazonaws.com", "ssm.eu-west-1.amazonaws.com"]) && toset(one(one([for s in data.aws_iam_policy_document.execution["projection"].statement : s.condition if s.sid == "SecretsKeyThroughSecretsManager"])).values) == toset(["secretsmanager.eu-west-1.amazonaws.com"])
+    error_message = "only the notify execution role may decrypt through SSM"
+  }
+
+  assert {
     condition = one([for s in data.aws_iam_policy_document.task["notify"].statement : s.resources if s.sid == "KafkaConsume"]) == toset([
       "arn:aws:kafka:eu-west-1:123456789012:topic/anomaly-test/0b5a3b5c-1111-2222-3333-444455556666-2/anomalies.v1",
       "arn:aws:kafka:eu-west-1:123456789012:topic/anomaly-test/0b5a3b5c-1111-2222-3333-444455556666-2/anomalies.actions.v1",
