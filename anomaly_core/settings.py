@@ -17,6 +17,10 @@ KafkaSaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
 
 
+#: ``DEVICE``: where the processors run their models (``processors.device``).
+DeviceSetting = Literal["auto", "cpu", "cuda"]
+
+
 class _Env(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore", populate_by_name=True)
 
@@ -158,6 +162,8 @@ class ProcessingSettings(_Env):
     clip_model: str = Field("openai/clip-vit-base-patch32", alias="CLIP_MODEL")
     blip_model: str = Field("Salesforce/blip-image-captioning-base", alias="BLIP_MODEL")
     whisper_model: str = Field("tiny", alias="WHISPER_MODEL")
+    # Where CLIP, BLIP and Whisper run (processors/device.py): auto takes a GPU when the runtime sees one.
+    device: DeviceSetting = Field("auto", alias="DEVICE")
 
 
 class RetentionSettings(_Env):

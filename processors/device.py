@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-DeviceSetting = Literal["auto", "cpu", "cuda"]
+from anomaly_core.settings import DeviceSetting
+
 CUDA_PROVIDER = "CUDAExecutionProvider"
 CPU_PROVIDER = "CPUExecutionProvider"
 

@@ -10,7 +10,6 @@ from pydantic_settings import SettingsConfigDict
 
 from anomaly_core.settings import ProcessingSettings
 from processors.audio.transcribe import DISTRESS_PROMPT
-from processors.device import DeviceSetting
 
 _HERE = Path(__file__).parent
 
@@ -24,8 +23,6 @@ class ProcessorSettings(ProcessingSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore", populate_by_name=True)
 
     clip_backend: ClipBackend = Field("torch", alias="CLIP_BACKEND")
-    # Where CLIP, BLIP and Whisper run (processors/device.py): auto takes a GPU when the runtime sees one.
-    device: DeviceSetting = Field("auto", alias="DEVICE")
     prompts_file: Path = Field(_HERE / "prompts.yaml", alias="SCENE_PROMPTS_FILE")
     lexicon_file: Path = Field(_HERE / "lexicon.yaml", alias="AUDIO_LEXICON_FILE")
     intents_file: Path = Field(_HERE / "intents.yaml", alias="AUDIO_INTENTS_FILE")
