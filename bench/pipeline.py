@@ -11,11 +11,9 @@ Afterwards the run's topics, groups and rows are removed; the services' logs sta
 
 from __future__ import annotations
 
-import os
 import re
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -116,18 +114,6 @@ def _child_env(procs: dict[str, ServicePlan], scene_models: Path) -> dict[str, d
     return env
 
 
-@contextmanager
-def _run_topics(kafka: KafkaSettings, prefix: str, groups: list[str]) -> Iterator[None]:
-    """The run's topics exist while the block lasts; then they go, with their subjects and the run's groups."""
-    from runs.topics import create_run_topics, delete_run
-
-    create_run_topics(kafka, prefix)
-    try:
-        yield
-    finally:
-        delete_run(kafka, prefix, groups)
-
-
 def _stack_pids() -> dict[str, int]:
     from devstack.manager import Stack
 
@@ -154,7 +140,8 @@ def run_pipeline_bench(
     adds one more of each a third into every step and stops it (SIGTERM) at two thirds: a replica joining and
     leaving its group while the cameras play."""
     from producers.samples import generate_samples
-    from runs.platform import run_env, service_groups
+    from runs.platform import open_run, service_groups
+    from runs.topics import delete_run
 
     kafka = KafkaSettings()
     stack = _stack_pids()
@@ -170,27 +157,32 @@ def run_pipeline_bench(
     groups = {s.name: (prefix + renamed.get(s.name, s.group), s.inputs) for s in plan.services if s.group is not None}
     procs = children(plan, replicas)
     child_env = _child_env(procs, scene_models)
-    env = {**run_env(), "KAFKA_TOPIC_PREFIX": prefix}
     result = PipelineBenchResult([], run_dir, replicas)
     ports = {name: int(child_env[name]["METRICS_PORT"]) for name in procs}
-    group_ids = [g for g, _ in groups.values()]
-    with _run_topics(kafka, prefix, group_ids), Supervisor(run_dir / "logs", {**os.environ, **env}) as sup:
+    # The platform's own run: topics under the prefix, one process per service of the plan; more replicas and
+    # the producer are added to its supervisor.
+    run = open_run(prefix, run_dir / "logs", with_api=True, service_env=child_env, kafka=kafka, plan=plan)
+    sup = run.supervisor
+    probe = StepProbe(kafka, prefix, groups, ports)
+    try:
+        run.start_services()
         for name, s in procs.items():
-            sup.start(ChildSpec(name, anomaly_command(*s.args), env=child_env[name]))
-        probe = StepProbe(kafka, prefix, groups, ports)
+            if name != s.name:
+                sup.start(ChildSpec(name, anomaly_command(*s.args), env=child_env[name]))
         extra = _churn_specs(plan, scene_models) if churn else []
         steps = _Steps(sup, probe, stack, run_dir, samples, say, profile, extra)
-        try:
-            _wait_joined(probe, sup, say)
-            for n in counts:
-                step = steps.play(n, duration_s)
-                result.steps.append(step)
-                say(_step_line(step))
-                if stop_when_missed and not step.held():
-                    break
-        finally:
-            probe.close()
-            _delete_rows()
+        _wait_joined(probe, sup, say)
+        for n in counts:
+            step = steps.play(n, duration_s)
+            result.steps.append(step)
+            say(_step_line(step))
+            if stop_when_missed and not step.held():
+                break
+    finally:
+        probe.close()
+        run.stop()
+        delete_run(kafka, prefix, [g for g, _ in groups.values()])
+        _delete_rows()
     result.notes.append(
         "scene: full-size CLIP ViT-B/32 on ONNX Runtime with random weights (the real ones are not on this machine)"
     )

@@ -46,8 +46,8 @@ class StepProbe:
         self.cameras = 0
         self.meter = UsageMeter()
         self.lag_series: dict[str, list[tuple[float, int]]] = {}
-        self._model_cpu_start = 0.0
-        self._model_cpu_end = 0.0
+        self._model_cpu_start: dict[str, float] = {}
+        self._model_cpu_end: dict[str, float] = {}
 
     def not_joined(self) -> list[str]:
         """Services whose group has no stable member yet; asks one group at a time (one admin request in flight)
@@ -65,7 +65,7 @@ class StepProbe:
         self.cameras = cameras
         self.meter = UsageMeter()
         self.lag_series = {name: [] for name in self.groups}
-        self._model_cpu_start = self.model_cpu_s()
+        self._model_cpu_start = self.model_cpu()
 
     def sample(self, pids: Mapping[str, int], t: float, *, usage: bool = True) -> None:
         """Lag of every group; CPU and memory too unless ``usage`` is off (CPU is counted while cameras play)."""
@@ -99,15 +99,18 @@ class StepProbe:
             time.sleep(1.0)
         return None
 
-    def model_cpu_s(self) -> float:
-        return sum(_scrape(port, MODEL_CPU_METRIC) for port in self.metric_ports.values())
+    def model_cpu(self) -> dict[str, float]:
+        """CPU seconds each processor has spent in its model calls so far."""
+        return {name: _scrape(port, MODEL_CPU_METRIC) for name, port in self.metric_ports.items()}
 
     def end_usage(self) -> None:
         """Freezes the model CPU of the step (read at the same moment as the last usage sample)."""
-        self._model_cpu_end = self.model_cpu_s()
+        self._model_cpu_end = self.model_cpu()
 
-    def model_cpu_delta(self) -> float:
-        return self._model_cpu_end - self._model_cpu_start
+    def model_cpu_by_service(self) -> dict[str, float]:
+        """The step's model CPU per processor (a replica that has left counts nothing)."""
+        ends = self._model_cpu_end
+        return {n: round(max(ends.get(n, 0.0) - self._model_cpu_start.get(n, 0.0), 0.0), 2) for n in ends}
 
     def close(self) -> None:
         self.lag.close()
@@ -133,9 +136,9 @@ def _scrape(port: int, metric: str) -> float:
 
 
 def service_of(child: str) -> str:
-    """``pose-2`` (a second replica) -> ``pose``."""
-    base, _, number = child.rpartition("-")
-    return base if base and number.isdigit() else child
+    """``pose-2`` (a second replica) or ``pose-churn`` (one that joins and leaves) -> ``pose``."""
+    base, _, suffix = child.rpartition("-")
+    return base if base and (suffix.isdigit() or suffix == "churn") else child
 
 
 def _role(name: str, stack_names: set[str]) -> str:
@@ -180,13 +183,34 @@ def _scores(probe: StepProbe, load: Load, since: float) -> tuple[dict[str, list[
     return latencies, event_times
 
 
-def _rows(load: Load, since: float) -> list[tuple[str, str, list[str], datetime, list[dict[str, Any]]]]:
+def _first_lineage(probe: StepProbe) -> dict[str, list[ScoreRef]]:
+    """The lineage of each anomaly's first revision (the row keeps only the newest one), from the run's topic."""
+    from anomaly_core.registry import RegistryClient
+    from anomaly_core.serde import AvroSerde
+    from reports.collect import TopicReader
+    from schemas.records import AnomalyEvent
+
+    topic = topics.topic_name(topics.ANOMALIES, probe.prefix)
+    reader = TopicReader(probe.kafka, AvroSerde(RegistryClient(probe.kafka.schema_registry_url)), {topic: AnomalyEvent})
+    first: dict[str, tuple[int, list[ScoreRef]]] = {}
+    try:
+        for polled in reader.read_to_end(timeout_s=60):
+            event: AnomalyEvent = polled.record
+            kept = first.get(event.anomaly_id)
+            if kept is None or event.revision < kept[0]:
+                first[event.anomaly_id] = (event.revision, [(e.topic, e.partition, e.offset) for e in event.lineage])
+    finally:
+        reader.close()
+    return {anomaly_id: lineage for anomaly_id, (_, lineage) in first.items()}
+
+
+def _rows(load: Load, since: float) -> list[tuple[str, str, list[str], datetime]]:
     from anomaly_core.db import connect
 
     dsn = DatabaseSettings().url.get_secret_value()
     with connect(dsn) as conn:
         cur = conn.execute(
-            "select anomaly_id::text, camera_id, kinds, created_at, lineage from anomalies "
+            "select anomaly_id::text, camera_id, kinds, created_at from anomalies "
             "where camera_id = any(%s) and created_at >= to_timestamp(%s) order by created_at",
             (load.cameras, since),
         )
@@ -206,13 +230,13 @@ def read_back(
     started, stopped, played = window.started, window.stopped, window.played_s
     score_latency, event_times = _scores(probe, load, started)
     rows = _rows(load, started)
+    lineage = _first_lineage(probe)
+    model_cpu = probe.model_cpu_by_service()
     timed = [
-        (created.timestamp(), [(e["topic"], int(e["partition"]), int(e["offset"])) for e in lineage])
-        for _, _, _, created, lineage in rows
-        if created.timestamp() <= stopped
+        (created.timestamp(), lineage.get(aid, [])) for aid, _, _, created in rows if created.timestamp() <= stopped
     ]
     latencies = row_latencies(timed, event_times)
-    falls = {(cam, aid) for aid, cam, kinds, _, _ in rows if "FALL" in kinds and cam in load.fall_cameras}
+    falls = {(cam, aid) for aid, cam, kinds, _ in rows if "FALL" in kinds and cam in load.fall_cameras}
     usage = [
         ProcessUsage(name, _role(name, stack_names), probe.meter.cpu_s(name), probe.meter.peak_rss[name] / 2**20)
         for name in probe.meter.names()
@@ -236,7 +260,8 @@ def read_back(
         anomalies=len(rows),
         drained_s=window.drained_s,
         lag_grew=any(lag_grows([p for p in series if p[0] <= played]) for series in probe.lag_series.values()),
-        cpu=split_cpu(usage, probe.model_cpu_delta()),
+        cpu=split_cpu(usage, sum(model_cpu.values())),
+        model_cpu_s=model_cpu,
         processes=usage,
         lag_series=probe.lag_series,
         row_series=[(round(t - started, 1), round(lat, 3)) for t, lat in latencies],

@@ -90,6 +90,25 @@ def leaf_counts(lines: Iterable[str]) -> Counter[str]:
     return out
 
 
+#: Innermost frames that are a thread waiting (py-spy cannot always tell a blocked C call from a busy one): a
+#: consumer's ``consume`` called straight from the runtime loop, condition and event waits, the selector, the
+#: Faust worker's event loop itself. They are left out of the shares.
+WAITING: tuple[str, ...] = (
+    "_Service.run (anomaly_core/runtime.py",
+    "Condition.wait (",
+    "Event.wait (",
+    "select (selectors.py",
+    "execute_from_commandline (mode/worker.py",
+    "_start_thread (mode/threads.py",
+    "_worker (concurrent/futures/thread.py",
+)
+
+
+def busy(leaves: Counter[str]) -> Counter[str]:
+    """The samples of threads doing something. Pure."""
+    return Counter({frame: n for frame, n in leaves.items() if not frame.startswith(WAITING)})
+
+
 def area_of(frame: str) -> str:
     """The area of a frame such as ``run (onnxruntime/capi/session.py:220)``. Pure."""
     where = frame[frame.find("(") + 1 :] if "(" in frame else frame
@@ -97,19 +116,21 @@ def area_of(frame: str) -> str:
 
 
 def by_area(leaves: Counter[str]) -> dict[str, float]:
-    """Share of samples per area, largest first. Pure."""
-    total = sum(leaves.values())
+    """Share of the busy samples per area, largest first. Pure."""
+    working = busy(leaves)
+    total = sum(working.values())
     if not total:
         return {}
     areas: Counter[str] = Counter()
-    for frame, count in leaves.items():
+    for frame, count in working.items():
         areas[area_of(frame)] += count
     return {area: round(count / total, 3) for area, count in areas.most_common()}
 
 
 def hot_spots(leaves: Counter[str], top: int = 5) -> list[tuple[str, float]]:
-    total = sum(leaves.values())
-    return [(frame, round(count / total, 3)) for frame, count in leaves.most_common(top)] if total else []
+    working = busy(leaves)
+    total = sum(working.values())
+    return [(frame, round(count / total, 3)) for frame, count in working.most_common(top)] if total else []
 
 
 def summarize(out_dir: Path) -> dict[str, dict[str, object]]:
@@ -119,6 +140,7 @@ def summarize(out_dir: Path) -> dict[str, dict[str, object]]:
         leaves = leaf_counts(path.read_text(errors="replace").splitlines())
         summary[path.stem] = {
             "samples": sum(leaves.values()),
+            "busy_samples": sum(busy(leaves).values()),
             "areas": by_area(leaves),
             "top": hot_spots(leaves),
         }

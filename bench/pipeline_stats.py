@@ -154,6 +154,8 @@ class StepResult:
     lag_grew: bool
     cpu: CpuSplit
     processes: list[ProcessUsage]
+    #: CPU seconds each processor spent inside its model calls during the step.
+    model_cpu_s: dict[str, float] = field(default_factory=dict)
     lag_series: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
     row_series: list[tuple[float, float]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)

@@ -80,14 +80,16 @@ def open_run(
     service_env: Mapping[str, Mapping[str, str]] | None = None,
     deferred: Collection[str] = (),
     kafka: KafkaSettings | None = None,
+    plan: RunPlan | None = None,
 ) -> PipelineRun:
-    """The services of a run, planned for the models on this machine, with their topics created; none started.
+    """The services of a run, planned for the models on this machine (or ``plan``, e.g. a benchmark's), with their
+    topics created; none started.
 
     ``service_env`` adds variables for one service by name; ``deferred`` services start only once every stage
     upstream of them is done (``PipelineRun.start_ready``).
     """
     kafka = kafka or KafkaSettings()
-    plan = plan_services(with_api=with_api, with_projection=with_projection)
+    plan = plan or plan_services(with_api=with_api, with_projection=with_projection)
     create_run_topics(kafka, prefix)
     return PipelineRun(
         plan=plan,
