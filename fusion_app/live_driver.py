@@ -195,6 +195,7 @@ class LiveDriver:
         async with self.lock:
             await self._process_taken()
             await self.orchestration.checkpoint()
+        await self._commit()
 
     async def tick(self) -> None:
         """Takes over newly assigned partitions; closes the incidents of idle cameras on caught-up partitions."""
@@ -265,11 +266,15 @@ class LiveDriver:
             self.orchestration.delivered(output)
 
     async def commit(self, *, final: bool) -> None:
-        """Acknowledges every event whose effect is checkpointed (all but those the aligner holds), then commits
-        (Faust flushes its producer first)."""
+        """Acknowledges every event whose effect is checkpointed (all but those the aligner holds); ``checkpoint``
+        commits them as soon as the step returns and the lock is free (``_commit``)."""
         held = {(it.tp[0], it.tp[1], it.offset) for it in self.orchestration.aligner.held}
         for key in [k for k in self.events if k not in held]:
             self.events.pop(key).ack()
+
+    async def _commit(self) -> None:
+        """Commits the acknowledged events. Outside the lock: Faust flushes its producer first, which must not stall
+        the agent."""
         try:
             await self.app.consumer.commit()
             self.orchestration.liveness.committed()

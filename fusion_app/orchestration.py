@@ -92,7 +92,8 @@ class Port(Protocol):
         ...
 
     async def commit(self, *, final: bool) -> None:
-        """Commits the input offsets of every record processed, up to the first one the aligner holds."""
+        """Commits the input offsets of every record processed, up to the first one the aligner holds (or marks
+        them for the commit its driver makes as soon as this step returns)."""
         ...
 
     async def idle(self, seconds: float) -> None:
