@@ -88,6 +88,22 @@ def per_message(fn: Callable[[Message[Any]], list[Output]]) -> BatchHandler:
     return handle
 
 
+#: How long one ``consume`` may wait when nothing arrives; it returns at once when a batch is complete.
+IDLE_POLL_S = 0.5
+
+
+def poll_timeout_s(max_batch: int, max_wait_ms: int) -> float:
+    """The ``consume`` timeout of the service loop. Pure.
+
+    ``consume`` returns as soon as ``max_batch`` records are in, or when the timeout passes with fewer. A service
+    taking one record at a time therefore loses nothing by waiting long (the first record ends the wait), and a zero
+    timeout would turn the idle loop into a busy one: a processor that takes single records spent most of a core
+    spinning in ``consume(timeout=0)``. Batching services wait their batching window (at least 1 ms)."""
+    if max_batch <= 1:
+        return IDLE_POLL_S
+    return max(max_wait_ms, 1) / 1000
+
+
 @dataclass
 class ServiceSpec(Generic[T]):
     """What a stream processor is; everything else is the runtime's job."""
@@ -214,9 +230,10 @@ class _Service:
             self.spec.max_wait_ms,
             self.dlq,
         )
+        timeout_s = poll_timeout_s(self.spec.max_batch, self.spec.max_wait_ms)
         try:
             while not self.stop.is_set():
-                records = self.consumer.consume(num_messages=self.spec.max_batch, timeout=self.spec.max_wait_ms / 1000)
+                records = self.consumer.consume(num_messages=self.spec.max_batch, timeout=timeout_s)
                 batch = [r for r in records if not self._is_error(r)]
                 if batch:
                     self._process(batch)
