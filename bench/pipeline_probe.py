@@ -183,8 +183,9 @@ def _scores(probe: StepProbe, load: Load, since: float) -> tuple[dict[str, list[
     return latencies, event_times
 
 
-def _first_lineage(probe: StepProbe) -> dict[str, list[ScoreRef]]:
-    """The lineage of each anomaly's first revision (the row keeps only the newest one), from the run's topic."""
+def _revisions(probe: StepProbe) -> tuple[dict[str, list[ScoreRef]], list[tuple[float, list[ScoreRef]]]]:
+    """From the run's anomalies topic: the lineage of each anomaly's first revision (the row keeps only the newest
+    one), and every revision as (its Kafka timestamp, its lineage)."""
     from anomaly_core.registry import RegistryClient
     from anomaly_core.serde import AvroSerde
     from reports.collect import TopicReader
@@ -193,15 +194,18 @@ def _first_lineage(probe: StepProbe) -> dict[str, list[ScoreRef]]:
     topic = topics.topic_name(topics.ANOMALIES, probe.prefix)
     reader = TopicReader(probe.kafka, AvroSerde(RegistryClient(probe.kafka.schema_registry_url)), {topic: AnomalyEvent})
     first: dict[str, tuple[int, list[ScoreRef]]] = {}
+    every: list[tuple[float, list[ScoreRef]]] = []
     try:
         for polled in reader.read_to_end(timeout_s=60):
             event: AnomalyEvent = polled.record
+            lineage = [(e.topic, e.partition, e.offset) for e in event.lineage]
+            every.append((polled.timestamp_ms / 1000, lineage))
             kept = first.get(event.anomaly_id)
             if kept is None or event.revision < kept[0]:
-                first[event.anomaly_id] = (event.revision, [(e.topic, e.partition, e.offset) for e in event.lineage])
+                first[event.anomaly_id] = (event.revision, lineage)
     finally:
         reader.close()
-    return {anomaly_id: lineage for anomaly_id, (_, lineage) in first.items()}
+    return {anomaly_id: lineage for anomaly_id, (_, lineage) in first.items()}, every
 
 
 def _rows(load: Load, since: float) -> list[tuple[str, str, list[str], datetime]]:
@@ -230,7 +234,8 @@ def read_back(
     started, stopped, played = window.started, window.stopped, window.played_s
     score_latency, event_times = _scores(probe, load, started)
     rows = _rows(load, started)
-    lineage = _first_lineage(probe)
+    lineage, revisions = _revisions(probe)
+    revised = [(t, refs) for t, refs in revisions if started <= t <= stopped]
     model_cpu = probe.model_cpu_by_service()
     timed = [
         (created.timestamp(), lineage.get(aid, [])) for aid, _, _, created in rows if created.timestamp() <= stopped
@@ -253,6 +258,7 @@ def read_back(
         frames_per_second=round(published / played, 2) if played else 0.0,
         capture_to_score_s={m: Spread.of(v) for m, v in score_latency.items()},
         capture_to_row_s=Spread.of([lat for _, lat in latencies]),
+        capture_to_revision_s=Spread.of([lat for _, lat in row_latencies(revised, event_times)]),
         falls_played=load.falls_played(played),
         falls_detected=len(falls),
         fall_cameras_detected=len({cam for cam, _ in falls}),

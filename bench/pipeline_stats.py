@@ -145,6 +145,8 @@ class StepResult:
     frames_per_second: float
     capture_to_score_s: dict[str, Spread]
     capture_to_row_s: Spread
+    #: Every revision (opened, updated, closed) of every anomaly: capture of its newest input -> published.
+    capture_to_revision_s: Spread
     falls_played: int
     falls_detected: int
     fall_cameras_detected: int

@@ -126,6 +126,17 @@ def _meta(pipeline: Pipeline[Any, Any], message: Message[Any], subject: Subject,
     return score_meta(pipeline.modality, pipeline.model, message, subject, started)
 
 
+def model_cpu_counter(modality: str) -> Any:
+    """``anomaly_model_cpu_seconds_total{modality}``: CPU time of the process (all threads) while its model scored,
+    as opposed to fetching, decoding and the Kafka/Avro plumbing around it."""
+    return metrics.counter(
+        "anomaly_model_cpu_seconds_total",
+        "CPU time of this process (all threads) while the model scored a batch: what the model costs, as opposed "
+        "to fetching, decoding and the Kafka/Avro plumbing around it",
+        ("modality",),
+    ).labels(modality)
+
+
 def batch_handler(pipeline: Pipeline[X, R], store: ObjectStore) -> BatchHandler:
     """The runtime handler for ``pipeline``: one result (outputs or an exception) per message, in order."""
 
@@ -134,12 +145,7 @@ def batch_handler(pipeline: Pipeline[X, R], store: ObjectStore) -> BatchHandler:
         "Input records a processor did not want (e.g. frames published for another stage), committed unscored",
         ("modality",),
     ).labels(pipeline.modality)
-    model_cpu = metrics.counter(
-        "anomaly_model_cpu_seconds_total",
-        "CPU time of this process (all threads) while the model scored a batch: what the model costs, as opposed "
-        "to fetching, decoding and the Kafka/Avro plumbing around it",
-        ("modality",),
-    ).labels(pipeline.modality)
+    model_cpu = model_cpu_counter(pipeline.modality)
     wants = pipeline.wants
 
     def handle(batch: list[Message[Any]]) -> list[list[Output] | Exception]:

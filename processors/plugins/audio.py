@@ -17,7 +17,7 @@ from anomaly_core.runtime import BatchHandler, Message, Output
 from anomaly_core.topics import MEDIA_AUDIO, SCORES_AUDIO
 from processors.audio.redact import Redactor, redactor_for
 from processors.audio.utterance import Assembler, Utterance, UtteranceRules
-from processors.handling import Subject, score_meta
+from processors.handling import Subject, model_cpu_counter, score_meta
 from processors.media import decode_wav
 from processors.registry import HandlerContext, Modality
 from processors.settings import ProcessorSettings
@@ -83,6 +83,7 @@ def make_handler(model: AudioModel, ctx: HandlerContext) -> BatchHandler:
         model.transcriber, model.lexicon, model.vad, model.intents, utterance_rules(settings)
     )
     redactor = redactor_for(settings.transcript_redaction, settings.redact_names_file)
+    model_cpu = model_cpu_counter("audio")
 
     def handle(batch: list[Message[Any]]) -> list[list[Output] | Exception]:
         """Chunk by chunk, in order (a camera's carry-over needs its chunks in sequence); errors as data."""
@@ -94,7 +95,9 @@ def make_handler(model: AudioModel, ctx: HandlerContext) -> BatchHandler:
                 subject = chunk_subject(ref)
                 data = ctx.store.get(subject.media, max_bytes=settings.max_audio_bytes)
                 pcm = decode_wav(data, max_seconds=settings.max_audio_seconds)
+                cpu_before = time.process_time()  # VAD, Whisper and the intent encoder run inside push
                 done = assembler.push(ref.camera_id, ref.event_id, _epoch_ms(ref.start_at), pcm, (message, subject))
+                model_cpu.inc(time.process_time() - cpu_before)
             except Exception as exc:  # the runtime retries transient ones, dead-letters the rest
                 results.append(exc)
                 continue

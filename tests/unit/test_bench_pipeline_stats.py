@@ -69,6 +69,7 @@ def _step(**changes: object) -> StepResult:
         "frames_per_second": 10.0,
         "capture_to_score_s": {"pose": Spread.of([0.2, 0.3])},
         "capture_to_row_s": Spread.of([0.9, 1.1, 1.2]),
+        "capture_to_revision_s": Spread.of([0.5, 0.9, 1.1, 1.2]),
         "falls_played": 8,
         "falls_detected": 8,
         "fall_cameras_detected": 2,
