@@ -41,7 +41,8 @@ class Load:
 
 
 def camera_ids(n: int) -> list[str]:
-    return [f"{CAMERA_PREFIX}{i:02d}" for i in range(n)]
+    """Ids of a step of ``n`` cameras: new ones per step, so an incident of the step before is not this step's."""
+    return [f"{CAMERA_PREFIX}{n:02d}-{i:02d}" for i in range(n)]
 
 
 def write_cameras(path: Path, n: int, samples: SampleSet) -> Load:

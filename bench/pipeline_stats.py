@@ -10,7 +10,6 @@ everything else: Kafka, the registry, PostgreSQL, MinIO, Avro, Faust, the sinks 
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -19,8 +18,6 @@ from typing import Any
 #: Latency target of the issue (p99 capture -> row) and the bound ``--find-max`` stops at.
 TARGET_P99_S = 1.5
 FIND_MAX_LIMIT_P99_S = 2.0
-#: Lag that keeps rising over the last part of a step means the pipeline cannot keep up.
-LAG_GROWTH_SHARE = 0.5
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -120,17 +117,16 @@ def row_latencies(
     return out
 
 
-def lag_grows(series: Sequence[tuple[float, int]]) -> bool:
-    """Whether the total lag kept rising over the second half of a step (a pipeline that cannot keep up), as
-    opposed to the saw-tooth of batches being picked up."""
-    if len(series) < 6:
+def lag_grows(series: Sequence[tuple[float, int]], min_rise: int = 10) -> bool:
+    """Whether a group fell behind for good during a step: the smallest lag of the last quarter is above the
+    largest of the second quarter (by at least ``min_rise`` records). The saw-tooth of batches being picked up and
+    committed never satisfies that; a backlog that keeps building does."""
+    q = len(series) // 4
+    if q < 2:
         return False
-    tail = series[len(series) // 2 :]
-    lows = [min(v for _, v in tail[i : i + 3]) for i in range(0, len(tail) - 2, 3)]
-    if len(lows) < 2:
-        return False
-    rising = sum(1 for a, b in itertools.pairwise(lows) if b > a)
-    return rising / (len(lows) - 1) > LAG_GROWTH_SHARE and lows[-1] > lows[0] + max(10, lows[0] // 4)
+    earlier = [v for _, v in series[q : 2 * q]]
+    last = [v for _, v in series[3 * q :]]
+    return min(last) - max(earlier) >= min_rise
 
 
 @dataclass
