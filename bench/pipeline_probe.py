@@ -236,6 +236,7 @@ def read_back(
     rows = _rows(load, started)
     lineage, revisions = _revisions(probe)
     revised = [(t, refs) for t, refs in revisions if started <= t <= stopped]
+    revision_latencies = row_latencies(revised, event_times)
     model_cpu = probe.model_cpu_by_service()
     timed = [
         (created.timestamp(), lineage.get(aid, [])) for aid, _, _, created in rows if created.timestamp() <= stopped
@@ -258,7 +259,7 @@ def read_back(
         frames_per_second=round(published / played, 2) if played else 0.0,
         capture_to_score_s={m: Spread.of(v) for m, v in score_latency.items()},
         capture_to_row_s=Spread.of([lat for _, lat in latencies]),
-        capture_to_revision_s=Spread.of([lat for _, lat in row_latencies(revised, event_times)]),
+        capture_to_revision_s=Spread.of([lat for _, lat in revision_latencies]),
         falls_played=load.falls_played(played),
         falls_detected=len(falls),
         fall_cameras_detected=len({cam for cam, _ in falls}),
@@ -271,4 +272,5 @@ def read_back(
         processes=usage,
         lag_series=probe.lag_series,
         row_series=[(round(t - started, 1), round(lat, 3)) for t, lat in latencies],
+        revision_series=[(round(t - started, 1), round(lat, 3)) for t, lat in revision_latencies],
     )

@@ -18,7 +18,8 @@ def plot_steps(steps: list[StepResult], path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, len(steps), figsize=(4.2 * len(steps) + 1, 6.5), squeeze=False, sharey="row")
+    fig, axes = plt.subplots(2, len(steps), figsize=(4.2 * len(steps) + 1, 6.5), squeeze=False)
+    top = max([1.0, 1.2 * TARGET_P99_S] + [v for s in steps for _, v in s.revision_series + s.row_series])
     for col, step in enumerate(steps):
         lag_ax, lat_ax = axes[0][col], axes[1][col]
         for group, series in sorted(step.lag_series.items()):
@@ -26,13 +27,18 @@ def plot_steps(steps: list[StepResult], path: Path) -> Path:
                 lag_ax.plot([t for t, _ in series], [v for _, v in series], label=group, linewidth=1.2)
         lag_ax.axvline(step.duration_s, color="grey", linestyle=":", linewidth=1)
         lag_ax.set_title(f"{step.cameras} cameras ({'held' if step.held() else 'did not hold'})", fontsize=10)
+        if step.revision_series:
+            xs, ys = [t for t, _ in step.revision_series], [v for _, v in step.revision_series]
+            lat_ax.scatter(xs, ys, s=10, color="tab:blue", label="revision published")
         if step.row_series:
-            lat_ax.scatter([t for t, _ in step.row_series], [v for _, v in step.row_series], s=12, color="tab:red")
-        lat_ax.set_ylim(bottom=0)
+            xs, ys = [t for t, _ in step.row_series], [v for _, v in step.row_series]
+            lat_ax.scatter(xs, ys, s=22, color="tab:red", marker="D", label="first row committed")
+        lat_ax.set_xlim(0, step.duration_s)
+        lat_ax.set_ylim(0, top)
         lat_ax.axhline(TARGET_P99_S, color="tab:green", linestyle="--", linewidth=1, label="target p99")
         lat_ax.set_xlabel("seconds into the step")
     axes[0][0].set_ylabel("consumer lag (records)")
-    axes[1][0].set_ylabel("capture -> anomaly row (s)")
+    axes[1][0].set_ylabel("capture -> alert (s)")
     axes[0][0].legend(fontsize=7, loc="upper left")
     axes[1][0].legend(fontsize=7, loc="upper left")
     fig.suptitle("anomaly bench pipeline: lag per consumer group and alert latency", fontsize=11)

@@ -156,6 +156,8 @@ class StepResult:
     model_cpu_s: dict[str, float] = field(default_factory=dict)
     lag_series: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
     row_series: list[tuple[float, float]] = field(default_factory=list)
+    #: (seconds into the step, capture -> published) of every revision published while the cameras played.
+    revision_series: list[tuple[float, float]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     #: Per profiled service (``--profile``): samples, share per area, top functions (``bench.pipeline_profile``).
     profile: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -192,6 +194,4 @@ class StepResult:
         data["producer_cpu_per_camera"] = self.producer_cpu_per_camera
         data["held"] = self.held()
         data["meets_target"] = self.held(TARGET_P99_S) and self.cpu.infrastructure_share <= 0.15
-        data.pop("lag_series")
-        data.pop("row_series")
         return data
