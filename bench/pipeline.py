@@ -102,15 +102,27 @@ def children(plan: RunPlan, replicas: int) -> dict[str, ServicePlan]:
     return out
 
 
-def _child_env(procs: dict[str, ServicePlan], scene_models: Path) -> dict[str, dict[str, str]]:
+_PORTS_TAKEN: set[int] = set()
+
+
+def _unique_port() -> int:
+    """A free port not handed out before in this process (the OS may offer a just-released one again)."""
     from devstack.ports import free_port
 
-    env: dict[str, dict[str, str]] = {name: {"METRICS_PORT": str(free_port())} for name in procs}
+    port = free_port()
+    while port in _PORTS_TAKEN:
+        port = free_port()
+    _PORTS_TAKEN.add(port)
+    return port
+
+
+def _child_env(procs: dict[str, ServicePlan], scene_models: Path) -> dict[str, dict[str, str]]:
+    env: dict[str, dict[str, str]] = {name: {"METRICS_PORT": str(_unique_port())} for name in procs}
     for name, s in procs.items():
         if s.name == "scene":
             env[name] |= {"MODEL_CACHE_DIR": str(scene_models), "CLIP_MODEL": RANDOM_CLIP_ID, "CLIP_BACKEND": "onnx"}
         if s.name == "api":
-            env[name] |= {"API_PORT": str(free_port())}
+            env[name] |= {"API_PORT": str(_unique_port())}
     return env
 
 
