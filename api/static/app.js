@@ -197,6 +197,26 @@ async function act(anomalyId, body, node) {
   }
 }
 
+// Who was told, and how: the notify worker's decisions for this anomaly (GET /v1/anomalies/{id}), loaded when opened.
+async function showNotifications(anomalyId, details) {
+  const list = details.querySelector(".notified-list");
+  list.replaceChildren();
+  try {
+    const detail = await api(`/v1/anomalies/${encodeURIComponent(anomalyId)}`);
+    const rows = detail.notifications || [];
+    if (rows.length === 0) list.append(Object.assign(document.createElement("li"), { textContent: "none" }));
+    for (const n of rows) {
+      const li = document.createElement("li");
+      li.className = `notification notification-${n.status}`;
+      const when = new Date(n.created_at).toLocaleTimeString();
+      li.textContent = `${when} ${n.target} (${n.channel}) ${n.change}: ${n.status}${n.detail ? ` - ${n.detail}` : ""}`;
+      list.append(li);
+    }
+  } catch (err) {
+    list.append(Object.assign(document.createElement("li"), { className: "error", textContent: err.message }));
+  }
+}
+
 function handlingText(anomaly) {
   if (anomaly.status === "RESOLVED") return `resolved: ${anomaly.resolution.replace("_", " ").toLowerCase()}`;
   const parts = [anomaly.status === "ACKNOWLEDGED" ? `acknowledged by ${anomaly.acknowledged_by}` : "new"];
@@ -281,6 +301,8 @@ function card(anomaly, fresh) {
   ack.hidden = anomaly.status !== "NEW";
   resolve.hidden = anomaly.status === "RESOLVED";
   node.querySelector(".resolution").hidden = resolve.hidden;
+  const notified = node.querySelector(".notified");
+  notified.addEventListener("toggle", () => notified.open && showNotifications(anomaly.anomaly_id, notified));
   ack.addEventListener("click", () => act(anomaly.anomaly_id, { kind: "ACKNOWLEDGE" }, node));
   resolve.addEventListener("click", () => {
     const resolution = node.querySelector(".resolution").value;

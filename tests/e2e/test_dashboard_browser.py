@@ -96,6 +96,13 @@ def dash(pg_dsn: str, kafka_settings: KafkaSettings, object_store_settings: Obje
         ]
         insert_anomalies(pg_dsn, history)
         with psycopg.connect(pg_dsn) as conn:
+            # What the notify worker records when it tells a target (notify/store.py); the card lists it.
+            conn.execute(
+                "insert into notifications (anomaly_id, step, target, camera_id, revision, channel, change, status,"
+                " detail, attempts, idempotency_key) values (%s, 'r1', 'ops', %s, 1, 'webhook', 'opened', 'sent',"
+                " 'HTTP 204', 1, %s) on conflict do nothing",
+                (history[1].anomaly_id, history[1].camera_id, f"{history[1].anomaly_id}:1"),
+            )
             key = keystore.create(
                 conn, name="control room", role=Role.OPERATOR, cameras=None, expires_in=None, pepper=PEPPER
             ).secret
@@ -159,6 +166,8 @@ def test_sign_in_see_an_anomaly_arrive_live_acknowledge_and_resolve(dash: Dash) 
 
         # Acknowledge and resolve through the API's actions, as an operator would (anomalies in the projection).
         ward = page.locator(f'#feed .alert[data-anomaly-id="{history[1].anomaly_id}"]')
+        ward.locator(".notified summary").click()
+        expect(ward.locator(".notified-list")).to_contain_text("ops (webhook) opened: sent - HTTP 204")
         ward.locator(".ack").click()
         expect(ward.locator(".handling")).to_contain_text("acknowledged by key:")
         expect(ward.locator(".ack")).to_be_hidden()
