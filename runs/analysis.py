@@ -29,7 +29,7 @@ from runs.errors import PlatformError
 from runs.outcome import ExitCode
 from runs.platform import decoder, ensure_stack, open_run
 from runs.report import collect_report, empty_report, with_problem
-from runs.topics import delete_run
+from runs.topics import create_run_topics, delete_run
 from runs.watch import RunState, close_grace_s, wait_until_done
 
 #: Fusion batches for recorded files: every score already waits in Kafka, so the worker gathers them for up to
@@ -164,8 +164,10 @@ def run_analysis(
 def _publish(run_id: str, kafka: KafkaSettings, prefix: str, console: Console) -> InputProblem | None:
     """The run's anomalies onto anomalies.v1 and into the projection; a problem when they could not be."""
     try:
+        # On a fresh stack nothing may have created the live topics yet (analyze is often the first command run).
+        create_run_topics(kafka, kafka.topic_prefix)
         published = publish_run(kafka, run_prefix=prefix, run_id=run_id, dsn=DatabaseSettings().url.get_secret_value())
-    except (TransientError, PermanentError) as exc:
+    except (TransientError, PermanentError, PlatformError) as exc:
         console.print(f"[bold red]not published:[/] the run's anomalies did not reach {ANOMALIES}: {exc}")
         return InputProblem("(publish)", f"anomalies not published to {ANOMALIES}: {exc}")
     console.print(f"published {published.events} anomaly revisions to {published.topic} (origin ANALYZE, run {run_id})")
