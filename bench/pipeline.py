@@ -81,11 +81,9 @@ def prepare_scene_model(cache: Path, say: Say) -> Path:
 
 def bench_plan() -> RunPlan:
     """Every processor whose weights are here, plus scene on the random CLIP, fusion, projection and the API."""
-    from processors.models import catalog
-    from processors.settings import ProcessorSettings
+    from runs.platform import available_models
 
-    available = {entry.name for entry in catalog(ProcessorSettings()) if entry.present}
-    plan = plan_run(available | {"clip"}, with_api=True)
+    plan = plan_run(available_models() | {"clip"}, with_api=True)
     return RunPlan([s for s in plan.services if s.name != "caption"], plan.skipped)
 
 
@@ -152,7 +150,7 @@ def run_pipeline_bench(
     adds one more of each a third into every step and stops it (SIGTERM) at two thirds: a replica joining and
     leaving its group while the cameras play."""
     from producers.samples import generate_samples
-    from runs.platform import open_run, service_groups
+    from runs.platform import open_run
     from runs.topics import delete_run
 
     kafka = KafkaSettings()
@@ -165,8 +163,6 @@ def run_pipeline_bench(
     run_dir.mkdir(parents=True, exist_ok=True)
     prefix = f"bench-pipeline-{stamp.lower()}."
     plan = bench_plan()
-    renamed = service_groups()
-    groups = {s.name: (prefix + renamed.get(s.name, s.group), s.inputs) for s in plan.services if s.group is not None}
     procs = children(plan, replicas)
     child_env = _child_env(procs, scene_models)
     result = PipelineBenchResult([], run_dir, replicas)
@@ -174,6 +170,8 @@ def run_pipeline_bench(
     # The platform's own run: topics under the prefix, one process per service of the plan; more replicas and
     # the producer are added to its supervisor.
     run = open_run(prefix, run_dir / "logs", with_api=True, service_env=child_env, kafka=kafka, plan=plan)
+    # Each consumer service's group under the run's prefix, and the catalog topics it reads.
+    groups = {s.name: (group, s.inputs) for s in plan.services if (group := run.group_of(s.name)) is not None}
     sup = run.supervisor
     probe = StepProbe(kafka, prefix, groups, ports)
     try:

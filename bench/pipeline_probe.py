@@ -152,59 +152,56 @@ def _role(name: str, stack_names: set[str]) -> str:
 ScoreRef = tuple[str, int, int]
 
 
-def _scores(probe: StepProbe, load: Load, since: float) -> tuple[dict[str, list[float]], dict[ScoreRef, float]]:
-    """Capture -> score seconds per modality, and the event time of every score by (topic, partition, offset)."""
+def _read_to_end(probe: StepProbe, sources: Mapping[str, type], timeout_s: float) -> list[Any]:
+    """Every record of the run's ``sources`` (topic -> record class) as ``Polled``, with partition, offset and
+    Kafka timestamp; the reader and its registry client are closed afterwards."""
     from anomaly_core.registry import RegistryClient
     from anomaly_core.serde import AvroSerde
     from reports.collect import TopicReader
+
+    with RegistryClient(probe.kafka.schema_registry_url) as registry:
+        reader = TopicReader(probe.kafka, AvroSerde(registry), sources)
+        try:
+            return reader.read_to_end(timeout_s=timeout_s)
+        finally:
+            reader.close()
+
+
+def _scores(probe: StepProbe, load: Load, since: float) -> tuple[dict[str, list[float]], dict[ScoreRef, float]]:
+    """Capture -> score seconds per modality, and the event time of every score by (topic, partition, offset)."""
     from schemas.records import AudioScore, PoseScore, SceneScore
 
     classes: dict[str, type] = {"pose": PoseScore, "scene": SceneScore, "audio": AudioScore}
     names = {topics.topic_name(base, probe.prefix): modality for modality, base in SCORE_TOPICS.items()}
-    reader = TopicReader(
-        probe.kafka,
-        AvroSerde(RegistryClient(probe.kafka.schema_registry_url)),
-        {topic: classes[modality] for topic, modality in names.items()},
-    )
     cameras = set(load.cameras)
     latencies: dict[str, list[float]] = {m: [] for m in SCORE_TOPICS}
     event_times: dict[ScoreRef, float] = {}
-    try:
-        for polled in reader.read_to_end(timeout_s=120):
-            record: Any = polled.record
-            sent = polled.timestamp_ms / 1000
-            if sent < since or record.camera_id not in cameras:
-                continue
-            captured = record.event_time.timestamp()
-            latencies[names[polled.topic]].append(sent - captured)
-            event_times[(polled.topic, polled.partition, polled.offset)] = captured
-    finally:
-        reader.close()
+    for polled in _read_to_end(probe, {topic: classes[m] for topic, m in names.items()}, timeout_s=120):
+        record: Any = polled.record
+        sent = polled.timestamp_ms / 1000
+        if sent < since or record.camera_id not in cameras:
+            continue
+        captured = record.event_time.timestamp()
+        latencies[names[polled.topic]].append(sent - captured)
+        event_times[(polled.topic, polled.partition, polled.offset)] = captured
     return latencies, event_times
 
 
 def _revisions(probe: StepProbe) -> tuple[dict[str, list[ScoreRef]], list[tuple[float, list[ScoreRef]]]]:
     """From the run's anomalies topic: the lineage of each anomaly's first revision (the row keeps only the newest
     one), and every revision as (its Kafka timestamp, its lineage)."""
-    from anomaly_core.registry import RegistryClient
-    from anomaly_core.serde import AvroSerde
-    from reports.collect import TopicReader
     from schemas.records import AnomalyEvent
 
     topic = topics.topic_name(topics.ANOMALIES, probe.prefix)
-    reader = TopicReader(probe.kafka, AvroSerde(RegistryClient(probe.kafka.schema_registry_url)), {topic: AnomalyEvent})
     first: dict[str, tuple[int, list[ScoreRef]]] = {}
     every: list[tuple[float, list[ScoreRef]]] = []
-    try:
-        for polled in reader.read_to_end(timeout_s=60):
-            event: AnomalyEvent = polled.record
-            lineage = [(e.topic, e.partition, e.offset) for e in event.lineage]
-            every.append((polled.timestamp_ms / 1000, lineage))
-            kept = first.get(event.anomaly_id)
-            if kept is None or event.revision < kept[0]:
-                first[event.anomaly_id] = (event.revision, lineage)
-    finally:
-        reader.close()
+    for polled in _read_to_end(probe, {topic: AnomalyEvent}, timeout_s=60):
+        event: AnomalyEvent = polled.record
+        lineage = [(e.topic, e.partition, e.offset) for e in event.lineage]
+        every.append((polled.timestamp_ms / 1000, lineage))
+        kept = first.get(event.anomaly_id)
+        if kept is None or event.revision < kept[0]:
+            first[event.anomaly_id] = (event.revision, lineage)
     return {anomaly_id: lineage for anomaly_id, (_, lineage) in first.items()}, every
 
 

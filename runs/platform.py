@@ -113,12 +113,16 @@ def ensure_stack(reporter: Reporter | None = None) -> None:
         raise PlatformError(f"the stack is not available: {exc}") from exc
 
 
+def available_models() -> set[str]:
+    """Names of the model catalog entries whose weights are on this machine."""
+    return {entry.name for entry in catalog(ProcessorSettings()) if entry.present}
+
+
 def plan_services(*, with_api: bool, with_projection: bool = True) -> RunPlan:
     """The services a run starts, given the models present on this machine; a run with the API (the demo) also
     runs the notify worker when NOTIFY_CONFIG names a routing file."""
-    available = {entry.name for entry in catalog(ProcessorSettings()) if entry.present}
     notify = with_api and NotifySettings().config_path is not None
-    return plan_run(available, with_api=with_api, with_notify=notify, with_projection=with_projection)
+    return plan_run(available_models(), with_api=with_api, with_notify=notify, with_projection=with_projection)
 
 
 def run_env() -> dict[str, str]:
